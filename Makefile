@@ -1,0 +1,55 @@
+# Quaver: `make run` runs the bot, `make test` runs every test. See README.md.
+GO        ?= go
+BIN       := bin/quaver
+PKGS      := ./...
+TESTFLAGS ?= -count=1 -timeout 18m
+export CGO_ENABLED := 1
+
+.PHONY: all build run test test-go test-deps lint vet fmt-check staticcheck bench bench-audio bench-voice test-dave fuzz clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/quaver
+
+## run: the real bot when DISCORD_TOKEN is set, else the same bot against the built-in local Discord.
+run: build
+	@if [ -n "$$DISCORD_TOKEN" ]; then exec ./$(BIN) serve; else exec ./$(BIN) serve --sandbox; fi
+
+## test: installs missing test tools, starts missing services, lints, then runs the whole suite.
+test: test-deps lint
+	@eval "$$(scripts/test-services.sh)" && $(GO) test $(TESTFLAGS) $(PKGS)
+
+test-deps:
+	@scripts/test-deps.sh
+
+lint: vet fmt-check staticcheck
+
+vet:
+	$(GO) vet $(PKGS)
+
+fmt-check:
+	@out="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+staticcheck:
+	$(GO) tool staticcheck $(PKGS)
+
+## bench: long benchmarks and load runs, kept out of `make test`.
+bench: bench-audio bench-voice
+
+bench-audio: test-deps
+	$(GO) test -run '^$$' -bench . -benchmem ./audio/...
+	$(GO) run ./bench/audiocmp
+
+bench-voice: build
+	./$(BIN) bench voice --n 1000 --duration 20s --mode passthrough
+
+test-dave: test-deps
+	@eval "$$(scripts/test-services.sh)" && $(GO) test -count=1 -v -run 'Vectors|Dave|DAVE|Interop|Captured' ./voice/... 2>&1 | scripts/dave-summary.sh
+
+fuzz:
+	@scripts/fuzz-all.sh 20s
+
+clean:
+	rm -rf bin .cache

@@ -1,4 +1,5 @@
-// Package transport owns Discord's voice transport encryption: the AEAD
+// Package transport owns Discord's voice UDP transport: IP discovery (see
+// discovery.go) and the transport encryption, the AEAD
 // "rtpsize" modes that protect each RTP packet between a client and the voice
 // server. The RTP header up to and including the extension header (but not
 // the extension body) is authenticated as additional data; everything after it

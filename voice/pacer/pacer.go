@@ -1,0 +1,230 @@
+// Package pacer owns the one scheduler that sends audio for every voice
+// connection of a node. A few workers (about GOMAXPROCS) each own a shard of
+// streams and wake on an absolute grid, deadline = start + n·interval (20 ms
+// for Opus), so that lateness never accumulates; when a worker wakes late it
+// runs every slot that is due (up to MaxCatchUp, then skips slots, keeping
+// the grid). A stream whose frame is not ready simply sends nothing that slot.
+// Per-packet lateness (send time − deadline) goes into a Prometheus histogram
+// and an internal fine-grained histogram for percentiles.
+package pacer
+
+import (
+	"errors"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Stream is one sender driven by the pacer, typically a voice connection.
+type Stream interface {
+	// Tick is called once for each due grid slot (slot n has deadline
+	// start + n·interval). It must not block: it sends at most one packet
+	// and reports whether it did. Tick may be called once more after
+	// Remove returns; streams must tolerate that.
+	Tick(slot uint64) bool
+}
+
+// Config configures a Pacer.
+type Config struct {
+	// Workers is the number of worker goroutines (default GOMAXPROCS).
+	Workers int
+	// Interval is the grid period (default 20 ms, one Opus frame). Tests may
+	// shorten it to run the grid faster than real time.
+	Interval time.Duration
+	// MaxCatchUp is how many overdue slots a late worker still runs; older
+	// ones are skipped (default 3).
+	MaxCatchUp int
+	// Registerer receives the lateness histogram
+	// quaver_voice_send_lateness_seconds; nil registers nothing.
+	Registerer prometheus.Registerer
+}
+
+// DefaultConfig returns the production settings.
+func DefaultConfig() Config {
+	return Config{Workers: runtime.GOMAXPROCS(0), Interval: 20 * time.Millisecond, MaxCatchUp: 3}
+}
+
+var errClosed = errors.New("pacer: closed")
+
+// Pacer is the shared scheduler. Create with New, stop with Close.
+type Pacer struct {
+	cfg    Config
+	start  time.Time
+	shards []*shard
+	hist   prometheus.Histogram
+	lat    latency
+	skips  atomic.Uint64
+	mu     sync.Mutex
+	closed bool
+	stop   chan struct{}
+	wg     sync.WaitGroup
+}
+
+type shard struct {
+	mu      sync.Mutex
+	streams atomic.Pointer[[]Stream]
+	n       int
+}
+
+// Handle removes a stream from its pacer.
+type Handle struct {
+	p  *Pacer
+	sh *shard
+	s  Stream
+}
+
+// New starts a pacer with cfg (zero fields take DefaultConfig values).
+func New(cfg Config) (*Pacer, error) {
+	def := DefaultConfig()
+	if cfg.Workers <= 0 {
+		cfg.Workers = def.Workers
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = def.Interval
+	}
+	if cfg.MaxCatchUp <= 0 {
+		cfg.MaxCatchUp = def.MaxCatchUp
+	}
+	p := &Pacer{
+		cfg:  cfg,
+		stop: make(chan struct{}),
+		hist: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "quaver_voice_send_lateness_seconds",
+			Help:    "Voice packet send time minus its 20 ms grid deadline.",
+			Buckets: []float64{50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2e-3, 5e-3, 10e-3, 20e-3, 50e-3, 100e-3},
+		}),
+	}
+	if cfg.Registerer != nil {
+		if err := cfg.Registerer.Register(p.hist); err != nil {
+			return nil, err
+		}
+	}
+	p.start = time.Now()
+	p.shards = make([]*shard, cfg.Workers)
+	for i := range p.shards {
+		sh := &shard{}
+		empty := []Stream{}
+		sh.streams.Store(&empty)
+		p.shards[i] = sh
+	}
+	p.wg.Add(len(p.shards))
+	for _, sh := range p.shards {
+		go p.work(sh)
+	}
+	return p, nil
+}
+
+// Interval returns the grid period.
+func (p *Pacer) Interval() time.Duration { return p.cfg.Interval }
+
+// Add registers s with the least loaded worker.
+func (p *Pacer) Add(s Stream) (*Handle, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, errClosed
+	}
+	best := p.shards[0]
+	for _, sh := range p.shards[1:] {
+		if sh.n < best.n {
+			best = sh
+		}
+	}
+	best.mu.Lock()
+	old := *best.streams.Load()
+	next := make([]Stream, len(old), len(old)+1)
+	copy(next, old)
+	next = append(next, s)
+	best.streams.Store(&next)
+	best.n++
+	best.mu.Unlock()
+	return &Handle{p: p, sh: best, s: s}, nil
+}
+
+// Remove unregisters the stream; calling it again does nothing.
+func (h *Handle) Remove() {
+	h.p.mu.Lock()
+	defer h.p.mu.Unlock()
+	sh := h.sh
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	old := *sh.streams.Load()
+	next := make([]Stream, 0, len(old))
+	for _, s := range old {
+		if s != h.s {
+			next = append(next, s)
+		}
+	}
+	if len(next) != len(old) {
+		sh.n--
+	}
+	sh.streams.Store(&next)
+}
+
+// Close stops the workers and waits for them.
+func (p *Pacer) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	close(p.stop)
+	p.mu.Unlock()
+	p.wg.Wait()
+	return nil
+}
+
+// Skipped returns how many slots workers skipped because they were more
+// than MaxCatchUp slots late.
+func (p *Pacer) Skipped() uint64 { return p.skips.Load() }
+
+func (p *Pacer) deadline(slot uint64) time.Time {
+	return p.start.Add(time.Duration(slot) * p.cfg.Interval)
+}
+
+// work runs one shard on the absolute grid until Close.
+func (p *Pacer) work(sh *shard) {
+	defer p.wg.Done()
+	iv := p.cfg.Interval
+	slot := uint64(time.Since(p.start)/iv) + 1
+	t := time.NewTimer(time.Until(p.deadline(slot)))
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-t.C:
+		}
+		now := time.Now()
+		last := uint64(now.Sub(p.start) / iv)
+		if last < slot { // woke early: wait for the deadline proper
+			t.Reset(p.deadline(slot).Sub(now))
+			continue
+		}
+		if behind := last - slot + 1; behind > uint64(p.cfg.MaxCatchUp) {
+			skip := behind - uint64(p.cfg.MaxCatchUp)
+			p.skips.Add(skip)
+			slot += skip
+		}
+		for ; slot <= last; slot++ {
+			p.runSlot(sh, slot)
+		}
+		t.Reset(time.Until(p.deadline(slot)))
+	}
+}
+
+// runSlot ticks every stream of the shard for one slot; it allocates nothing.
+func (p *Pacer) runSlot(sh *shard, slot uint64) {
+	dl := p.deadline(slot)
+	for _, s := range *sh.streams.Load() {
+		if s.Tick(slot) {
+			late := time.Since(dl)
+			p.hist.Observe(late.Seconds())
+			p.lat.observe(late)
+		}
+	}
+}

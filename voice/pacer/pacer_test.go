@@ -1,0 +1,191 @@
+package pacer
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// recStream records the slots it was ticked for and when.
+type recStream struct {
+	mu    sync.Mutex
+	slots []uint64
+	times []time.Time
+	send  bool
+	slow  time.Duration // simulated work on the first tick
+	done  chan struct{}
+	want  int
+}
+
+func (r *recStream) Tick(slot uint64) bool {
+	now := time.Now()
+	r.mu.Lock()
+	first := len(r.slots) == 0
+	r.slots = append(r.slots, slot)
+	r.times = append(r.times, now)
+	n := len(r.slots)
+	r.mu.Unlock()
+	if first && r.slow > 0 {
+		time.Sleep(r.slow) // a stream that takes too long to send
+	}
+	if n == r.want {
+		close(r.done)
+	}
+	return r.send
+}
+
+func newRec(want int, send bool) *recStream {
+	return &recStream{want: want, send: send, done: make(chan struct{})}
+}
+
+func wait(t *testing.T, ch chan struct{}) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	select {
+	case <-ch:
+	case <-ctx.Done():
+		t.Fatal("timed out waiting for ticks")
+	}
+}
+
+func TestGridIsAbsoluteAndContinuous(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	p, err := New(Config{Workers: 2, Interval: 4 * time.Millisecond, MaxCatchUp: 50, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	sender := newRec(100, true)
+	idle := newRec(100, false) // never has a frame: must not disturb others
+	slow := newRec(100, true)
+	slow.slow = 15 * time.Millisecond
+	for _, s := range []*recStream{sender, idle, slow} {
+		if _, err := p.Add(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wait(t, sender.done)
+	wait(t, idle.done)
+	wait(t, slow.done)
+	for name, s := range map[string]*recStream{"sender": sender, "idle": idle, "slow": slow} {
+		s.mu.Lock()
+		for i := 1; i < len(s.slots); i++ {
+			if s.slots[i] != s.slots[i-1]+1 {
+				t.Fatalf("%s: slot %d followed by %d (skipped or repeated)", name, s.slots[i-1], s.slots[i])
+			}
+		}
+		for i, slot := range s.slots {
+			if s.times[i].Before(p.deadline(slot)) {
+				t.Fatalf("%s: slot %d ran %v before its deadline", name, slot, p.deadline(slot).Sub(s.times[i]))
+			}
+		}
+		s.mu.Unlock()
+	}
+	// Lateness was observed for sent packets only, in both histograms.
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var count uint64
+	for _, mf := range mfs {
+		if mf.GetName() == "quaver_voice_send_lateness_seconds" {
+			count = mf.GetMetric()[0].GetHistogram().GetSampleCount()
+		}
+	}
+	l := p.Lateness()
+	if count == 0 || l.Count != count {
+		t.Fatalf("prometheus count %d, internal %d", count, l.Count)
+	}
+	if l.P50 > l.P99 || l.P99 > l.Max+latBucket {
+		t.Fatalf("percentiles out of order: %+v", l)
+	}
+}
+
+func TestSkipsWhenFarBehind(t *testing.T) {
+	p, err := New(Config{Workers: 1, Interval: 2 * time.Millisecond, MaxCatchUp: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	s := newRec(40, true)
+	s.slow = 30 * time.Millisecond // 15 slots behind after the first tick
+	if _, err := p.Add(s); err != nil {
+		t.Fatal(err)
+	}
+	wait(t, s.done)
+	if p.Skipped() == 0 {
+		t.Fatal("no slots skipped after falling 15 slots behind")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := 1; i < len(s.slots); i++ {
+		if s.slots[i] <= s.slots[i-1] {
+			t.Fatalf("slots not increasing: %d then %d", s.slots[i-1], s.slots[i])
+		}
+	}
+}
+
+func TestRemove(t *testing.T) {
+	p, _ := New(Config{Workers: 1, Interval: 2 * time.Millisecond})
+	defer p.Close()
+	a := newRec(1<<30, true)
+	h, _ := p.Add(a)
+	b := newRec(5, true)
+	hb, _ := p.Add(b)
+	wait(t, b.done)
+	h.Remove()
+	h.Remove()
+	a.mu.Lock()
+	n := len(a.slots)
+	a.mu.Unlock()
+	c := newRec(10, true)
+	_, _ = p.Add(c)
+	wait(t, c.done)
+	a.mu.Lock()
+	after := len(a.slots)
+	a.mu.Unlock()
+	if after > n+1 { // one late call is allowed by the contract
+		t.Fatalf("removed stream ticked %d more times", after-n)
+	}
+	hb.Remove()
+	_ = p.Close()
+	if _, err := p.Add(c); err == nil {
+		t.Fatal("Add after Close succeeded")
+	}
+}
+
+type nopStream struct{}
+
+func (nopStream) Tick(uint64) bool { return true }
+
+func TestRunSlotNoAllocs(t *testing.T) {
+	p, _ := New(Config{Workers: 1, Interval: time.Hour})
+	defer p.Close()
+	for range 100 {
+		_, _ = p.Add(nopStream{})
+	}
+	sh := p.shards[0]
+	a := testing.AllocsPerRun(100, func() { p.runSlot(sh, 1) })
+	if a != 0 {
+		t.Fatalf("%v allocs per slot of 100 streams", a)
+	}
+}
+
+func BenchmarkRunSlot1000(b *testing.B) {
+	p, _ := New(Config{Workers: 1, Interval: time.Hour})
+	defer p.Close()
+	for range 1000 {
+		_, _ = p.Add(nopStream{})
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		p.runSlot(p.shards[0], 1)
+	}
+}

@@ -1,0 +1,194 @@
+package mp3
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Test signals, as ffmpeg aevalsrc expressions (one per channel, '|' separated).
+const (
+	exprTones = "0.5*sin(2*PI*440*t)|0.4*sin(2*PI*1330*t)"
+	exprSweep = "0.5*sin(2*PI*(60*t+1300*t*t))|0.5*sin(2*PI*(5000*t-700*t*t))"
+	// Several harmonics with amplitude envelopes, different per channel.
+	exprMusic = "0.25*sin(2*PI*220*t)*(0.6+0.4*sin(2*PI*0.7*t))+0.15*sin(2*PI*440*t)*exp(-3*mod(t,0.5))+0.1*sin(2*PI*660*t)*exp(-2*mod(t+0.25,0.5))+0.05*sin(2*PI*1760*t)|" +
+		"0.2*sin(2*PI*330*t)*(0.5+0.5*sin(2*PI*1.3*t))+0.15*sin(2*PI*495*t)*exp(-4*mod(t,0.75))+0.08*sin(2*PI*990*t)+0.04*sin(2*PI*2970*t)*exp(-mod(t,0.3))"
+)
+
+// genSource writes a WAV of expr (or white noise when expr is "noise") at
+// rate with ch channels, lasting secs.
+func genSource(t testing.TB, dir, name, expr string, rate, ch int, secs float64) string {
+	t.Helper()
+	p := filepath.Join(dir, name+".wav")
+	dur := strings.TrimRight(strings.TrimRight(strconvF(secs), "0"), ".")
+	var src string
+	if expr == "noise" {
+		src = "anoisesrc=c=white:a=0.3:r=" + itoa(rate) + ":d=" + dur
+	} else {
+		src = "aevalsrc=" + strings.ReplaceAll(expr, ",", "\\,") + ":s=" + itoa(rate) + ":d=" + dur
+	}
+	ffmpegRun(t, "-f", "lavfi", "-i", src, "-ac", itoa(ch), "-ar", itoa(rate), "-c:a", "pcm_s16le", p)
+	return p
+}
+
+// encode turns wav into an MP3 with libmp3lame and the given options.
+func encode(t testing.TB, wav, out string, opts ...string) string {
+	t.Helper()
+	args := append([]string{"-i", wav, "-c:a", "libmp3lame"}, opts...)
+	ffmpegRun(t, append(args, out)...)
+	return out
+}
+
+type decodeCase struct {
+	name  string
+	expr  string
+	rate  int
+	ch    int
+	secs  float64
+	opts  []string
+}
+
+var decodeCases = []decodeCase{
+	{name: "cbr128-tones", expr: exprTones, rate: 44100, ch: 2, secs: 2, opts: []string{"-b:a", "128k"}},
+	{name: "cbr128-music", expr: exprMusic, rate: 44100, ch: 2, secs: 3, opts: []string{"-b:a", "128k"}},
+	{name: "vbr-q2-sweep", expr: exprSweep, rate: 44100, ch: 2, secs: 3, opts: []string{"-q:a", "2"}},
+	{name: "vbr-q2-music-48k", expr: exprMusic, rate: 48000, ch: 2, secs: 2, opts: []string{"-q:a", "2"}},
+	{name: "cbr320-noise", expr: "noise", rate: 44100, ch: 2, secs: 1.5, opts: []string{"-b:a", "320k"}},
+	{name: "mono-noise-32k", expr: "noise", rate: 32000, ch: 1, secs: 1.5, opts: []string{"-b:a", "96k"}},
+	{name: "mono-tones", expr: "0.5*sin(2*PI*440*t)+0.2*sin(2*PI*3000*t)", rate: 44100, ch: 1, secs: 2, opts: []string{"-b:a", "64k"}},
+	{name: "mpeg2-22k-music", expr: exprMusic, rate: 22050, ch: 2, secs: 3, opts: []string{"-b:a", "64k"}},
+	{name: "mpeg2-24k-vbr-sweep", expr: exprSweep, rate: 24000, ch: 2, secs: 2, opts: []string{"-q:a", "4"}},
+	{name: "mpeg2-16k-noise", expr: "noise", rate: 16000, ch: 1, secs: 1.5, opts: []string{"-b:a", "48k"}},
+	{name: "mpeg25-8k-music", expr: exprMusic, rate: 8000, ch: 1, secs: 3, opts: []string{"-b:a", "16k"}},
+	{name: "mpeg25-11k-stereo", expr: exprSweep, rate: 11025, ch: 2, secs: 2, opts: []string{"-b:a", "32k"}},
+	{name: "mpeg25-12k", expr: exprTones, rate: 12000, ch: 2, secs: 2, opts: []string{"-b:a", "24k"}},
+	{name: "low-bitrate-joint", expr: exprMusic, rate: 44100, ch: 2, secs: 2, opts: []string{"-b:a", "48k"}},
+	{name: "dual-stereo-mode", expr: exprTones, rate: 44100, ch: 2, secs: 2, opts: []string{"-b:a", "160k", "-joint_stereo", "0"}},
+	{name: "no-xing-cbr", expr: exprMusic, rate: 44100, ch: 2, secs: 2, opts: []string{"-b:a", "128k", "-write_xing", "0"}},
+}
+
+// TestDecodeMatchesFFmpeg decodes LAME-encoded files and requires our
+// output to match ffmpeg's decode of the same file: same length (gapless
+// trimming included) and correlation >= 0.99 sample for sample.
+func TestDecodeMatchesFFmpeg(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range decodeCases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			wav := genSource(t, dir, tc.name, tc.expr, tc.rate, tc.ch, tc.secs)
+			mp3 := encode(t, wav, filepath.Join(dir, tc.name+".mp3"), tc.opts...)
+			checkAgainstFFmpeg(t, mp3, tc.rate, tc.ch)
+		})
+	}
+}
+
+func checkAgainstFFmpeg(t *testing.T, path string, rate, ch int) *Decoder {
+	t.Helper()
+	d, ours := decodeAll(t, path)
+	ref := ffmpegDecode(t, path)
+	if d.SampleRate() != rate || d.Channels() != ch {
+		t.Fatalf("SampleRate, Channels = %d, %d; want %d, %d", d.SampleRate(), d.Channels(), rate, ch)
+	}
+	nOurs, nRef := len(ours)/ch, len(ref)/ch
+	if diff := nOurs - nRef; diff > 1152 || diff < -1152 {
+		t.Errorf("decoded %d samples per channel, ffmpeg %d", nOurs, nRef)
+	}
+	if dur := d.Duration(); dur < 0 || absI64(dur-int64(nRef)) > 1152 {
+		t.Errorf("Duration() = %d, ffmpeg decoded %d", dur, nRef)
+	}
+	if c := ncc(ours, ref, ch, 0); c < 0.99 {
+		lag, lc := bestLag(ours, ref, ch, 1200)
+		t.Errorf("correlation with ffmpeg %.4f (best %.4f at lag %d)", c, lc, lag)
+	}
+	// Per channel too, so a swapped or silent channel cannot hide.
+	for c := 0; c < ch && ch > 1; c++ {
+		if v := nccChannel(ours, ref, ch, c); v < 0.99 {
+			t.Errorf("channel %d correlation %.4f", c, v)
+		}
+	}
+	for _, v := range ours {
+		if v < -1 || v > 1 || v != v {
+			t.Fatalf("sample %v outside [-1, 1]", v)
+		}
+	}
+	return d
+}
+
+func nccChannel(a, b []float32, ch, c int) float64 {
+	n := min(len(a), len(b)) / ch
+	x := make([]float32, n)
+	y := make([]float32, n)
+	for i := 0; i < n; i++ {
+		x[i], y[i] = a[i*ch+c], b[i*ch+c]
+	}
+	return ncc(x, y, 1, 0)
+}
+
+func absI64(v int64) int64 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
+
+// TestID3v2LargePicture skips an ID3v2 tag carrying a ~300 KB attached
+// picture, both through a seeker and through a plain reader.
+func TestID3v2LargePicture(t *testing.T) {
+	dir := t.TempDir()
+	wav := genSource(t, dir, "tone", exprMusic, 44100, 2, 2)
+	cover := filepath.Join(dir, "cover.png")
+	// Noise does not compress: a 360x300 RGB noise PNG is ~300 KB.
+	ffmpegRun(t, "-f", "lavfi", "-i", "nullsrc=s=360x300,geq=random(1)*255:128+random(2)*127:random(3)*255", "-frames:v", "1", "-pix_fmt", "rgb24", cover)
+	out := filepath.Join(dir, "tagged.mp3")
+	ffmpegRun(t, "-i", wav, "-i", cover, "-map", "0", "-map", "1", "-c:a", "libmp3lame", "-b:a", "128k",
+		"-c:v", "png", "-disposition:v", "attached_pic", "-id3v2_version", "3", out)
+	st, _ := os.Stat(out)
+	if st.Size() < 250<<10 {
+		t.Fatalf("tagged file is only %d bytes; the picture is missing", st.Size())
+	}
+	d := checkAgainstFFmpeg(t, out, 44100, 2)
+	if d.firstFrame < 250<<10 {
+		t.Errorf("first frame at %d: the tag was not skipped by its size", d.firstFrame)
+	}
+	// A plain io.Reader (no Seek) must skip the tag by reading through it.
+	raw, _ := os.ReadFile(out)
+	pd, err := NewDecoder(onlyReader{strings.NewReader(string(raw))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := readRest(t, pd)
+	_, seek := decodeAll(t, out)
+	if len(plain) != len(seek) || ncc(plain, seek, 2, 0) < 0.9999 {
+		t.Errorf("plain reader decode differs from seeker decode (%d vs %d samples)", len(plain), len(seek))
+	}
+	if pd.Duration() != d.Duration() {
+		t.Errorf("Duration via plain reader %d, via seeker %d", pd.Duration(), d.Duration())
+	}
+}
+
+// onlyReader hides every method but Read.
+type onlyReader struct {
+	r interface{ Read([]byte) (int, error) }
+}
+
+func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
+
+// TestUnsupportedLayers reports Layer II as MP2 rather than decoding noise.
+func TestUnsupportedLayers(t *testing.T) {
+	dir := t.TempDir()
+	wav := genSource(t, dir, "tone", exprTones, 44100, 2, 1)
+	mp2 := filepath.Join(dir, "x.mp2")
+	ffmpegRun(t, "-i", wav, "-c:a", "mp2", "-b:a", "192k", "-f", "mp2", mp2)
+	f, err := os.Open(mp2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	_, err = NewDecoder(f)
+	var uc *UnsupportedCodecError
+	if !errors.As(err, &uc) || err.Error() != "unsupported codec: MP2" {
+		t.Fatalf("NewDecoder(mp2) error = %v, want unsupported codec: MP2", err)
+	}
+}

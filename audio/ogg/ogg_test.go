@@ -403,6 +403,17 @@ func TestDamagedInput(t *testing.T) {
 			t.Errorf("%d packets with one corrupt page, %d without", len(got), len(all))
 		}
 	})
+	t.Run("false capture patterns", func(t *testing.T) {
+		// Page headers claiming 255 full segments, over and over, with no valid page.
+		hdr := make([]byte, 27, 27+255)
+		copy(hdr, "OggS")
+		hdr[26] = 255
+		one := append(hdr, bytes.Repeat([]byte{255}, 255)...)
+		_, err := NewOpusReader(bytes.NewReader(bytes.Repeat(one, 4000)))
+		if err == nil || !strings.Contains(err.Error(), "not an Ogg file") {
+			t.Errorf("err = %v", err)
+		}
+	})
 	t.Run("not ogg", func(t *testing.T) {
 		_, err := NewOpusReader(bytes.NewReader(bytes.Repeat([]byte{1, 2, 3}, 100000)))
 		if err == nil || !strings.Contains(err.Error(), "not an Ogg file") {

@@ -81,6 +81,8 @@ type pageReader struct {
 	eof        bool
 	err        error // sticky read error other than EOF
 	skipped    int64 // bytes skipped while hunting for pages
+	limit      int64 // when > 0, no page is looked for at or after this offset
+	maxSkip    int64 // when > 0, skipping more garbage than this is errNotOgg
 }
 
 func newPageReader(r io.Reader) *pageReader {
@@ -124,6 +126,12 @@ func (pr *pageReader) fill(n int) bool {
 // truncated last page) it returns io.EOF.
 func (pr *pageReader) next(p *page) error {
 	for {
+		if pr.limit > 0 && pr.off >= pr.limit {
+			return io.EOF
+		}
+		if pr.maxSkip > 0 && pr.skipped > pr.maxSkip {
+			return errNotOgg
+		}
 		if !pr.fill(headerSize) {
 			return pr.endErr()
 		}
@@ -142,6 +150,11 @@ func (pr *pageReader) next(p *page) error {
 		pr.advance(i)
 		if !pr.fill(headerSize) {
 			return pr.endErr()
+		}
+		if pr.buf[pr.start+4] != 0 || pr.buf[pr.start+5] > 7 {
+			pr.advance(1) // not a version 0 page header: a false capture pattern
+			pr.skipped++
+			continue
 		}
 		nseg := int(pr.buf[pr.start+26])
 		if !pr.fill(headerSize + nseg) {

@@ -71,6 +71,10 @@ func NewOpusReader(r io.Reader) (*OpusReader, error) {
 func (or *OpusReader) readHeaders() error {
 	var first string // codec of the first non-skeleton stream seen, for the error
 	found := false
+	// An Ogg file starts with a page; tolerate some leading junk (an ID3 tag,
+	// a damaged start), not megabytes of it.
+	or.pr.maxSkip = 256 << 10
+	defer func() { or.pr.maxSkip = 0 }()
 	for i := 0; ; i++ {
 		if i == maxHeaderPages {
 			return errors.New("ogg: no Opus stream in the first pages")
@@ -341,6 +345,7 @@ func (or *OpusReader) lastGranule(size int64) int64 {
 			return -1
 		}
 		best := int64(-1)
+		or.pr.limit = end
 		for {
 			if err := or.pr.next(&or.pg); err != nil {
 				break
@@ -352,6 +357,7 @@ func (or *OpusReader) lastGranule(size int64) int64 {
 				best = or.pg.granule
 			}
 		}
+		or.pr.limit = 0
 		if best >= 0 {
 			return best
 		}
@@ -492,6 +498,8 @@ func (or *OpusReader) granulePageFrom(from, limit int64) (int64, int64, error) {
 	if err := or.rewind(from); err != nil {
 		return -1, -1, err
 	}
+	or.pr.limit = limit
+	defer func() { or.pr.limit = 0 }()
 	for {
 		err := or.pr.next(&or.pg)
 		if err == io.EOF {

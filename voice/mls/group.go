@@ -493,7 +493,7 @@ func (g *Group) applyCommit(pm *PublicMessage) (*CommitResult, error) {
 		}
 		newCtx.TreeHash = e.tree.TreeHash()
 		if !removedSelf {
-			commitSecret, keys, err = g.decryptPath(e, committer, commit.Path, &newCtx)
+			_, commitSecret, keys, err = g.decryptPath(e.tree, e.added, committer, commit.Path, &newCtx)
 			if err != nil {
 				return nil, err
 			}
@@ -619,9 +619,11 @@ func pathChild(p, x nodeIndex) nodeIndex {
 
 // decryptPath finds the path secret encrypted to us and derives the new
 // private keys and the commit secret (RFC 9420 §12.4.2).
-func (g *Group) decryptPath(e *proposalEffects, sender LeafIndex, path *UpdatePath, newCtx *GroupContext) ([]byte, map[nodeIndex]*HPKEPrivateKey, error) {
-	tree := e.tree
-	fdp := tree.filteredDirectPathAfterMerge(sender)
+// It returns the decrypted path secret, the commit secret and the keys.
+func (g *Group) decryptPath(tree *RatchetTree, added []LeafIndex, sender LeafIndex, path *UpdatePath, newCtx *GroupContext) (pathSecret, commitSecret []byte, keys map[nodeIndex]*HPKEPrivateKey, err error) {
+	// Merging a path does not change the resolutions of copath nodes, so
+	// the filtered direct path on the merged tree is the sender's.
+	fdp := tree.filteredDirectPath(sender)
 	self := g.self.node()
 	k := -1
 	for i, p := range fdp {
@@ -631,10 +633,10 @@ func (g *Group) decryptPath(e *proposalEffects, sender LeafIndex, path *UpdatePa
 		}
 	}
 	if k < 0 {
-		return nil, nil, ErrBadPath
+		return nil, nil, nil, ErrBadPath
 	}
 	exclude := map[nodeIndex]bool{}
-	for _, a := range e.added {
+	for _, a := range added {
 		exclude[a.node()] = true
 	}
 	var res []nodeIndex
@@ -644,7 +646,7 @@ func (g *Group) decryptPath(e *proposalEffects, sender LeafIndex, path *UpdatePa
 		}
 	}
 	if len(res) != len(path.Nodes[k].EncryptedPathSecret) {
-		return nil, nil, ErrBadPath
+		return nil, nil, nil, ErrBadPath
 	}
 	pos := -1
 	var key *HPKEPrivateKey
@@ -655,34 +657,28 @@ func (g *Group) decryptPath(e *proposalEffects, sender LeafIndex, path *UpdatePa
 		}
 	}
 	if pos < 0 {
-		return nil, nil, ErrBadPath
+		return nil, nil, nil, ErrBadPath
 	}
 	secret, err := DecryptWithLabel(key, "UpdatePathNode", newCtx.Marshal(), path.Nodes[k].EncryptedPathSecret[pos])
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	keys := map[nodeIndex]*HPKEPrivateKey{}
+	pathSecret = secret
+	keys = map[nodeIndex]*HPKEPrivateKey{}
 	for i := k; i < len(fdp); i++ {
 		if i > k {
 			secret = DeriveSecret(secret, "path")
 		}
 		nk, err := deriveHPKEKey(DeriveSecret(secret, "node"))
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		if !bytes.Equal(nk.PublicKey(), path.Nodes[i].EncryptionKey) {
-			return nil, nil, ErrBadPath
+			return nil, nil, nil, ErrBadPath
 		}
 		keys[fdp[i]] = nk
 	}
-	return DeriveSecret(secret, "path"), keys, nil
-}
-
-// filteredDirectPathAfterMerge recomputes the sender's filtered direct path
-// on a tree whose path was merged (merging does not change resolutions of
-// copath nodes, so this equals the pre-merge filtered path).
-func (t *RatchetTree) filteredDirectPathAfterMerge(sender LeafIndex) []nodeIndex {
-	return t.filteredDirectPath(sender)
+	return pathSecret, DeriveSecret(secret, "path"), keys, nil
 }
 
 // ourPathSecretAt derives private keys from a path secret placed at node x

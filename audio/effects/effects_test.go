@@ -144,3 +144,25 @@ func BenchmarkChain(b *testing.B) {
 		c.Process(buf)
 	}
 }
+
+func TestEqualizerFlatIsInactive(t *testing.T) {
+	e := NewEqualizer()
+	if err := e.Set([15]float64{}); err != nil || e.Active() {
+		t.Fatal("flat equalizer reported active before any frame")
+	}
+	var g [15]float64
+	g[2] = 0.1
+	_ = e.Set(g)
+	if !e.Active() {
+		t.Fatal("boost not active")
+	}
+	e.Process(make([]float32, 1920))
+	_ = e.Set([15]float64{})
+	if !e.Active() {
+		t.Fatal("must stay active for the frame that restores flat coefficients")
+	}
+	e.Process(make([]float32, 1920))
+	if e.Active() {
+		t.Fatal("still active after returning to flat")
+	}
+}

@@ -12,7 +12,8 @@ type Equalizer struct {
 	mu      sync.Mutex
 	gains   [15]float64
 	dirty   bool
-	active  bool
+	active  bool // the gains set are not flat
+	shaping bool // the coefficients in use are not flat
 	coef    [15]biquad
 	state   [15][2]biquadState
 	pending [15]biquad
@@ -58,7 +59,7 @@ func (e *Equalizer) Gains() [15]float64 {
 func (e *Equalizer) Active() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.active || e.dirty
+	return e.active || (e.dirty && e.shaping)
 }
 
 // Reset clears the filters' history.
@@ -68,7 +69,7 @@ func (e *Equalizer) Reset() { e.state = [15][2]biquadState{} }
 func (e *Equalizer) Process(buf []float32) {
 	e.mu.Lock()
 	if e.dirty {
-		e.coef, e.dirty = e.pending, false
+		e.coef, e.dirty, e.shaping = e.pending, false, e.active
 	}
 	e.mu.Unlock()
 	for b := range e.coef {

@@ -104,8 +104,9 @@ func codeErr(op string, code C.int) error {
 
 // Encoder encodes 48 kHz float PCM to Opus packets. It is not safe for concurrent use.
 type Encoder struct {
-	st       *C.OpusEncoder
-	channels int
+	st        *C.OpusEncoder
+	channels  int
+	lookahead int
 }
 
 // EncoderConfig configures NewEncoder.
@@ -155,6 +156,9 @@ func NewEncoder(cfg EncoderConfig) (*Encoder, error) {
 		return nil, codeErr("encoder init", code)
 	}
 	e := &Encoder{st: st, channels: cfg.Channels}
+	var la C.int32_t
+	C.q_enc_get(st, ctlGetLookahead, &la)
+	e.lookahead = int(la)
 	for _, s := range [...]struct{ req, val int }{
 		{ctlSetBitrate, cfg.Bitrate},
 		{ctlSetComplexity, cfg.Complexity},
@@ -172,15 +176,9 @@ func NewEncoder(cfg EncoderConfig) (*Encoder, error) {
 }
 
 // Lookahead returns the encoder's delay in samples at 48 kHz: the pre-skip an Ogg
-// Opus file written from this encoder must declare.
-func (e *Encoder) Lookahead() int {
-	if e.st == nil {
-		return 0
-	}
-	var v C.int32_t
-	C.q_enc_get(e.st, ctlGetLookahead, &v)
-	return int(v)
-}
+// Opus file written from this encoder must declare. It is fixed by the
+// application chosen at creation, so it is read once then.
+func (e *Encoder) Lookahead() int { return e.lookahead }
 
 // SetBitrate changes the target bitrate in bits per second.
 func (e *Encoder) SetBitrate(bps int) error {

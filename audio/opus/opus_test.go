@@ -94,6 +94,7 @@ func TestEncodeNoAllocs(t *testing.T) {
 	pkt := make([]byte, MaxPacket)
 	pcm := make([]float32, MaxFrameSamples*2)
 	allocs := testing.AllocsPerRun(50, func() {
+		_ = enc.Lookahead()
 		n, err := enc.Encode(src, pkt)
 		if err != nil {
 			t.Fatal(err)

@@ -1,0 +1,122 @@
+package voicetest
+
+import (
+	"crypto/tls"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/quaverbot/quaver/voice/rtp"
+	"github.com/quaverbot/quaver/voice/transport"
+)
+
+func tlsListener(ln net.Listener, ca *CA) net.Listener {
+	return tls.NewListener(ln, ca.serverConfig())
+}
+
+// udpLoop reads media and IP discovery packets until the socket closes.
+func (s *Server) udpLoop() {
+	var buf [udpMaxPacket]byte
+	var out [transport.DiscoveryLen]byte
+	for {
+		n, src, err := s.udp.ReadFromUDPAddrPort(buf[:])
+		if err != nil {
+			select {
+			case <-s.closed:
+				return
+			default:
+			}
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				continue
+			}
+			return
+		}
+		s.handleUDP(buf[:n], src, time.Now(), &out)
+	}
+}
+
+// handleUDP processes one datagram. It allocates nothing in steady state
+// (unless the DelayUDP fault is on).
+func (s *Server) handleUDP(pkt []byte, src netip.AddrPort, now time.Time, out *[transport.DiscoveryLen]byte) {
+	if s.dropUDP.Load() {
+		return
+	}
+	if d := s.delayUDP.Load(); d > 0 {
+		select {
+		case s.delayQ <- delayed{due: now.Add(time.Duration(d)), pkt: append([]byte(nil), pkt...), src: src}:
+		default: // queue full: the packet is lost, as on a congested path
+		}
+		return
+	}
+	s.process(pkt, src, now, out)
+}
+
+func (s *Server) process(pkt []byte, src netip.AddrPort, now time.Time, out *[transport.DiscoveryLen]byte) {
+	if len(pkt) == transport.DiscoveryLen && pkt[0] == 0 && pkt[1] == transport.DiscoveryRequest {
+		var d transport.Discovery
+		if d.Unmarshal(pkt) != nil {
+			return
+		}
+		if _, ok := s.bySSRC.Load(d.SSRC); !ok {
+			return
+		}
+		resp := transport.Discovery{Type: transport.DiscoveryResponse, SSRC: d.SSRC, Addr: src}
+		if _, err := resp.MarshalTo(out[:]); err == nil {
+			_, _ = s.udp.WriteToUDPAddrPort(out[:], src)
+		}
+		return
+	}
+	var h rtp.Header
+	aad, err := h.Unmarshal(pkt)
+	if err != nil || h.PayloadType != rtp.PayloadType {
+		return // RTCP and other payload types are not recorded
+	}
+	v, ok := s.bySSRC.Load(h.SSRC)
+	if !ok {
+		return
+	}
+	ss := v.(*Session)
+	ss.receive(&h, pkt, aad, now)
+}
+
+// receive decrypts and records one RTP packet of this session.
+func (ss *Session) receive(h *rtp.Header, pkt []byte, aad int, now time.Time) {
+	ss.rxMu.Lock()
+	defer ss.rxMu.Unlock()
+	if ss.opener == nil {
+		return
+	}
+	plain, _, err := ss.opener.Open(ss.rxBuf[:0], pkt, aad)
+	if err != nil {
+		ss.rec.decryptFailed()
+		return
+	}
+	payload, err := h.Payload(plain)
+	if err != nil {
+		ss.rec.decryptFailed()
+		return
+	}
+	ss.rec.record(h, payload, now, ss.speaking.Load() != 0)
+}
+
+func (s *Server) delayLoop() {
+	var out [transport.DiscoveryLen]byte
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.closed:
+			return
+		case d := <-s.delayQ:
+			if wait := time.Until(d.due); wait > 0 {
+				t.Reset(wait)
+				select {
+				case <-t.C:
+				case <-s.closed:
+					return
+				}
+			}
+			s.process(d.pkt, d.src, time.Now(), &out)
+		}
+	}
+}

@@ -14,7 +14,7 @@ func (d *Decoder) ReadPCM(dst []float32) (int, error) {
 	want := len(dst) / nch * nch
 	n := 0
 	for n < want {
-		if d.total >= 0 && d.pos >= d.total {
+		if d.end >= 0 && d.pos >= d.end {
 			break
 		}
 		if d.pcmPos >= d.pcmLen {
@@ -27,8 +27,8 @@ func (d *Decoder) ReadPCM(dst []float32) (int, error) {
 			continue
 		}
 		k := min(want-n, d.pcmLen-d.pcmPos)
-		if d.total >= 0 {
-			k = min(k, int(d.total-d.pos)*nch)
+		if d.end >= 0 {
+			k = min(k, int(d.end-d.pos)*nch)
 		}
 		copy(dst[n:n+k], d.pcm[d.pcmPos:d.pcmPos+k])
 		d.pcmPos += k

@@ -57,7 +57,8 @@ type Decoder struct {
 	toc         [100]byte
 	hasTOC      bool
 	startSkip   int64 // samples trimmed at the start (LAME delay + decoder delay)
-	total       int64 // samples per channel the stream delivers, -1 unknown
+	total       int64 // samples per channel the stream delivers (maybe estimated), -1 unknown
+	end         int64 // exact sample count from a Xing/VBRI header, -1 unknown
 	frameIndex  int64 // index of the next audio frame to decode
 	pos         int64 // index of the next sample ReadPCM delivers
 	skip        int64 // decoded samples still to discard
@@ -89,7 +90,7 @@ type Decoder struct {
 // headers. When r is also an io.Seeker, tags are skipped by seeking and
 // SeekSample works.
 func NewDecoder(r io.Reader) (*Decoder, error) {
-	d := &Decoder{total: -1, streamEnd: -1, cpStride: checkpointEvery}
+	d := &Decoder{total: -1, end: -1, streamEnd: -1, cpStride: checkpointEvery}
 	d.in.r = r
 	var size int64 = -1
 	if s, ok := r.(io.Seeker); ok {
@@ -261,6 +262,7 @@ func (d *Decoder) parseInfoFrame(f []byte, h header) bool {
 		if d.total < 0 && d.xingFrames > 0 {
 			d.total = d.xingFrames * int64(d.spf)
 		}
+		d.end = d.total
 		d.cbr = !vbr
 		return true
 	}
@@ -271,6 +273,7 @@ func (d *Decoder) parseInfoFrame(f []byte, h header) bool {
 		d.xingFrames = be32(v[14:])
 		if d.xingFrames > 0 {
 			d.total = d.xingFrames * int64(d.spf)
+			d.end = d.total
 		}
 		return true
 	}

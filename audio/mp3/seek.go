@@ -15,8 +15,8 @@ func (d *Decoder) SeekSample(s int64) (int64, error) {
 	if s < 0 {
 		return d.pos, errNegative
 	}
-	if d.total >= 0 && s > d.total {
-		s = d.total
+	if d.end >= 0 && s > d.end {
+		s = d.end
 	}
 	spf := int64(d.spf)
 	raw := s + d.startSkip
@@ -47,7 +47,10 @@ func (d *Decoder) primerFrames() int64 {
 	if d.first.version != mpeg1 {
 		maxBegin = 255
 	}
-	payload := d.avgFrame - 4 - float64(d.first.sideInfoSize())
+	// The smallest frames (lowest bitrate) carry the least main data.
+	h := d.first
+	h.bitrateIdx, h.padding = 1, false
+	payload := float64(h.frameSize() - 4 - h.sideInfoSize())
 	if payload < 16 {
 		payload = 16
 	}

@@ -22,11 +22,11 @@ type pendingCommit struct {
 
 // CommitPendingProposals commits every proposal received this epoch, by
 // reference, with a fresh UpdatePath. It returns the commit as an encoded
-// MLSMessage and, when members are added, an encoded Welcome MLSMessage
-// (else nil). The group stays in its epoch until the commit is merged,
+// MLSMessage and, when members are added, the Welcome (else nil); encode it
+// with Welcome.Marshal for a bare Welcome or wrap it in a Message. The group stays in its epoch until the commit is merged,
 // either by MergePendingCommit or by processing the commit when the
 // delivery service echoes it.
-func (g *Group) CommitPendingProposals() (commit, welcome []byte, err error) {
+func (g *Group) CommitPendingProposals() (commit []byte, welcome *Welcome, err error) {
 	var refs []ProposalOrRef
 	for _, p := range g.proposals {
 		refs = append(refs, ProposalOrRef{Reference: p.Ref})
@@ -34,7 +34,7 @@ func (g *Group) CommitPendingProposals() (commit, welcome []byte, err error) {
 	return g.commit(refs)
 }
 
-func (g *Group) commit(refs []ProposalOrRef) (commitMsg, welcomeMsg []byte, err error) {
+func (g *Group) commit(refs []ProposalOrRef) (commitMsg []byte, welcome *Welcome, err error) {
 	c := &Commit{Proposals: refs}
 	ps, err := g.resolveProposals(c, g.self)
 	if err != nil {
@@ -186,8 +186,7 @@ func (g *Group) commit(refs []ProposalOrRef) (commitMsg, welcomeMsg []byte, err 
 		}
 		w.Secrets = append(w.Secrets, EncryptedGroupSecrets{NewMember: kp.Ref(), Secrets: ct})
 	}
-	welcomeMsg = (&Message{Version: ProtocolMLS10, WireFormat: WireFormatWelcome, Welcome: w}).Marshal()
-	return commitMsg, welcomeMsg, nil
+	return commitMsg, w, nil
 }
 
 // MergePendingCommit moves the group into the epoch of its own pending commit.

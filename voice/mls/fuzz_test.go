@@ -76,7 +76,7 @@ func testGroupMessages(tb testing.TB) [][]byte {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return [][]byte{prop, commit, welcome}
+	return [][]byte{prop, commit, (&Message{Version: ProtocolMLS10, WireFormat: WireFormatWelcome, Welcome: welcome}).Marshal()}
 }
 
 func testGroupInfo(tb testing.TB) []byte {

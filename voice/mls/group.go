@@ -431,6 +431,9 @@ func (g *Group) applyProposals(ps []*PendingProposal, committer LeafIndex) (*pro
 		e.added = append(e.added, idx)
 		e.addedKPs = append(e.addedKPs, kp)
 	}
+	if err := e.tree.checkUniqueKeys(); err != nil {
+		return nil, ErrInvalidProposal // e.g. adding a key package whose keys are already in the group
+	}
 	for _, p := range byType(ProposalPSK) {
 		e.psks = append(e.psks, *p.Proposal.PSK)
 	}

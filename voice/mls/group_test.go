@@ -104,8 +104,13 @@ func (w *testWorld) agree(t testing.TB) {
 	}
 }
 
-func (w *testWorld) join(t testing.TB, name string, kp *KeyPackageBundle, welcome []byte) {
-	g, err := JoinFromWelcome(welcome, kp, GroupOptions{})
+// join joins from the Welcome, alternating the bare and the MLSMessage encoding.
+func (w *testWorld) join(t testing.TB, name string, kp *KeyPackageBundle, welcome *Welcome) {
+	b := welcome.Marshal()
+	if len(w.members)%2 == 1 {
+		b = (&Message{Version: ProtocolMLS10, WireFormat: WireFormatWelcome, Welcome: welcome}).Marshal()
+	}
+	g, err := JoinFromWelcome(b, kp, GroupOptions{})
 	if err != nil {
 		t.Fatalf("%s: join: %v", name, err)
 	}
@@ -258,6 +263,15 @@ func TestRejections(t *testing.T) {
 	if _, err := alice.ProcessMessage(bad); err == nil {
 		t.Fatal("tampered key package accepted")
 	}
+	// Adding the same key package twice fails at commit time.
+	w.propose(t, 0, AddProposal(&bobKP.KeyPackage))
+	w.propose(t, 0, AddProposal(&bobKP.KeyPackage))
+	if _, _, err := alice.CommitPendingProposals(); !errors.Is(err, ErrInvalidProposal) {
+		t.Fatalf("duplicate add: %v", err)
+	}
+	for len(alice.PendingProposals()) > 0 {
+		alice.RemovePendingProposal(alice.PendingProposals()[0].Ref)
+	}
 	// Revoking a proposal leaves it out of the commit.
 	msg := w.propose(t, 0, AddProposal(&bobKP.KeyPackage))
 	ref, err := ProposalRefOf(msg)
@@ -299,11 +313,11 @@ func TestRejections(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.agree(t)
-	if _, err := JoinFromWelcome(wl, bobKP, GroupOptions{}); err != nil {
+	if _, err := JoinFromWelcome(wl.Marshal(), bobKP, GroupOptions{}); err != nil {
 		t.Fatalf("a welcome can be opened again: %v", err)
 	}
 	stranger, _ := NewKeyPackage([]byte("stranger"))
-	if _, err := JoinFromWelcome(wl, stranger, GroupOptions{}); !errors.Is(err, ErrNotForUs) {
+	if _, err := JoinFromWelcome(wl.Marshal(), stranger, GroupOptions{}); !errors.Is(err, ErrNotForUs) {
 		t.Fatalf("welcome for someone else: %v", err)
 	}
 	// A commit naming a proposal bob never saw.

@@ -340,15 +340,25 @@ func (t *RatchetTree) verifyParentHashes() error {
 
 // verifyLeaves checks every leaf signature and that keys are unique (RFC 9420 §7.3, §12.4.3.1).
 func (t *RatchetTree) verifyLeaves(groupID []byte) error {
+	for i := uint32(0); i < t.leafCount(); i++ {
+		if l := t.Leaf(LeafIndex(i)); l != nil {
+			if err := l.Verify(groupID, LeafIndex(i)); err != nil {
+				return err
+			}
+		}
+	}
+	return t.checkUniqueKeys()
+}
+
+// checkUniqueKeys requires distinct signature keys among leaves and distinct
+// encryption keys among all nodes (RFC 9420 §7.3, §12.2).
+func (t *RatchetTree) checkUniqueKeys() error {
 	enc := map[string]bool{}
 	sig := map[string]bool{}
 	for i := uint32(0); i < t.leafCount(); i++ {
 		l := t.Leaf(LeafIndex(i))
 		if l == nil {
 			continue
-		}
-		if err := l.Verify(groupID, LeafIndex(i)); err != nil {
-			return err
 		}
 		if enc[string(l.EncryptionKey)] || sig[string(l.SignatureKey)] {
 			return ErrBadTree

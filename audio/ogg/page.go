@@ -88,6 +88,9 @@ type pageReader struct {
 func newPageReader(r io.Reader) *pageReader {
 	pr := &pageReader{r: r, buf: make([]byte, 2*maxPageSize)}
 	if s, ok := r.(io.Seeker); ok {
+		if sk, ok := r.(interface{ Seekable() bool }); ok && !sk.Seekable() {
+			return pr // a live source: Seek exists but cannot work
+		}
 		pr.seeker = s
 		if off, err := s.Seek(0, io.SeekCurrent); err == nil {
 			pr.off = off

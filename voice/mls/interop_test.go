@@ -276,3 +276,77 @@ func TestInteropDaveyMLS(t *testing.T) {
 		t.Fatalf("tree has %d leaf slots after removes, want 2", n)
 	}
 }
+
+// TestInteropDaveyJoinsOurGroup: we create the group (as DAVE's first member
+// does) and commit the Adds of two davey members, who join from our Welcome
+// and then follow a commit one of them makes.
+func TestInteropDaveyJoinsOurGroup(t *testing.T) {
+	d := startDavey(t)
+	const channel = 1234567890123
+	groupID := snowflake(channel)
+	extKey, err := GenerateSignatureKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	es := ExternalSender{SignatureKey: extKey.PublicKey(), Credential: Credential{Type: CredentialBasic, Identity: []byte{}}}
+	esBytes := encode(func(w *writer) { w.vec(es.SignatureKey); es.Credential.marshal(w) })
+	me, err := NewKeyPackage(snowflake(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := CreateGroup(groupID, me, GroupOptions{Extensions: []Extension{ExternalSendersExtension([]ExternalSender{es})}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kps []*KeyPackage
+	for _, n := range []string{"2", "3"} {
+		d.call(map[string]any{"op": "new", "name": n, "user": n, "channel": strconv.FormatUint(channel, 10)})
+		d.call(map[string]any{"op": "externalSender", "name": n, "data": hex.EncodeToString(esBytes)})
+		var kp KeyPackage
+		if err := kp.Unmarshal(unhex(t, d.call(map[string]any{"op": "keyPackage", "name": n}).Data)); err != nil {
+			t.Fatal(err)
+		}
+		kps = append(kps, &kp)
+	}
+	for _, kp := range kps {
+		m, err := NewExternalProposal(groupID, 0, 0, AddProposal(kp), extKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := g.ProcessMessage(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	commit, welcome, err := g.CommitPendingProposals()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.ProcessMessage(commit); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"2", "3"} {
+		d.call(map[string]any{"op": "welcome", "name": n, "data": hex.EncodeToString(welcome.Marshal())})
+		st := d.call(map[string]any{"op": "state", "name": n})
+		if st.Epoch == nil || *st.Epoch != 1 || !bytes.Equal(unhex(t, st.Auth), g.EpochAuthenticator()) {
+			t.Fatalf("davey %s disagrees after joining our group (epoch %v)", n, st.Epoch)
+		}
+	}
+	// Davey member 2 commits the gateway's removal of member 3 (leaf 2).
+	rm, err := NewExternalProposal(groupID, 1, 0, RemoveProposal(2), extKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.ProcessMessage(rm); err != nil {
+		t.Fatal(err)
+	}
+	vec := encode(func(w *writer) { w.nested(func(w *writer) { w.raw(rm) }) })
+	r := d.call(map[string]any{"op": "proposals", "name": "2", "data": hex.EncodeToString(vec), "users": []string{"1", "2"}})
+	d.call(map[string]any{"op": "commit", "name": "2", "data": r.Commit})
+	if _, err := g.ProcessMessage(unhex(t, r.Commit)); err != nil {
+		t.Fatalf("processing davey's commit: %v", err)
+	}
+	st := d.call(map[string]any{"op": "state", "name": "2"})
+	if !bytes.Equal(unhex(t, st.Auth), g.EpochAuthenticator()) || len(g.Members()) != 2 {
+		t.Fatal("disagreement after davey's remove commit")
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -171,7 +172,9 @@ func TestReadPCMAllocs(t *testing.T) {
 }
 
 func FuzzDecoder(f *testing.F) {
-	if dir, err := os.MkdirTemp("", "mp3fuzz"); err == nil {
+	// Fuzz worker processes rerun this function; the coordinator already has
+	// the generated seeds, so only it pays for the ffmpeg runs.
+	if dir, err := os.MkdirTemp("", "mp3fuzz"); err == nil && !isFuzzWorker() {
 		defer os.RemoveAll(dir)
 		if _, err := os.Stat("/usr/bin/ffmpeg"); err == nil || os.Getenv("CI") == "true" {
 			for i, opts := range [][]string{
@@ -213,4 +216,13 @@ func FuzzDecoder(f *testing.F) {
 			}
 		}
 	})
+}
+
+func isFuzzWorker() bool {
+	for _, a := range os.Args {
+		if strings.HasPrefix(a, "-test.fuzzworker") {
+			return true
+		}
+	}
+	return false
 }

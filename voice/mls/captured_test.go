@@ -43,26 +43,21 @@ func TestCapturedDiscordProposals(t *testing.T) {
 		return binary.BigEndian.AppendUint64(nil, n)
 	}
 	var es ExternalSender
-	if err := decodeAll(c.ExternalSender, func(r *reader) {
-		es.SignatureKey = r.vecCopy()
-		es.Credential.unmarshal(r)
-	}); err != nil {
+	if err := es.Unmarshal(c.ExternalSender); err != nil {
 		t.Fatalf("external sender: %v", err)
 	}
-	var proposals [][]byte
-	if err := decodeAll(c.Appending, func(r *reader) {
-		r.list(func(r *reader) {
-			var m Message
-			m.unmarshal(r)
-			proposals = append(proposals, m.Marshal())
-		})
-	}); err != nil || len(proposals) != 1 {
+	if !bytes.Equal(es.Marshal(), c.ExternalSender) {
+		t.Fatal("external sender re-encoding differs")
+	}
+	proposals, err := UnmarshalMessages(c.Appending)
+	if err != nil || len(proposals) != 1 {
 		t.Fatalf("appending proposals: %v (%d)", err, len(proposals))
 	}
-	var refs [][]byte
-	if err := decodeAll(c.Revoking, func(r *reader) {
-		r.list(func(r *reader) { refs = append(refs, r.vecCopy()) })
-	}); err != nil || len(refs) != 1 {
+	if !bytes.Equal(MarshalMessages(proposals), c.Appending) {
+		t.Fatal("proposal vector re-encoding differs")
+	}
+	refs, err := UnmarshalRefs(c.Revoking)
+	if err != nil || len(refs) != 1 || !bytes.Equal(MarshalRefs(refs), c.Revoking) {
 		t.Fatalf("revoking refs: %v", err)
 	}
 

@@ -47,3 +47,75 @@ func RemoveProposal(leaf LeafIndex) *Proposal { return &Proposal{Type: ProposalR
 func ExternalSendersExtension(senders []ExternalSender) Extension {
 	return Extension{Type: ExtExternalSenders, Data: MarshalExternalSenders(senders)}
 }
+
+// Marshal encodes one ExternalSender (as DAVE's external sender package carries it).
+func (e *ExternalSender) Marshal() []byte {
+	return encode(func(w *writer) {
+		w.vec(e.SignatureKey)
+		e.Credential.marshal(w)
+	})
+}
+
+// Unmarshal decodes one ExternalSender.
+func (e *ExternalSender) Unmarshal(b []byte) error {
+	return decodeAll(b, func(r *reader) {
+		e.SignatureKey = r.vecCopy()
+		e.Credential.unmarshal(r)
+	})
+}
+
+// MarshalMessages encodes MLSMessage messages<V>: already-encoded messages
+// concatenated inside one variable-length vector.
+func MarshalMessages(msgs [][]byte) []byte {
+	return encode(func(w *writer) {
+		w.nested(func(w *writer) {
+			for _, m := range msgs {
+				w.raw(m)
+			}
+		})
+	})
+}
+
+// UnmarshalMessages splits MLSMessage messages<V> into the encoded messages.
+func UnmarshalMessages(b []byte) ([][]byte, error) {
+	var out [][]byte
+	err := decodeAll(b, func(r *reader) {
+		r.list(func(r *reader) {
+			start := r.b
+			var m Message
+			m.unmarshal(r)
+			if r.err == nil {
+				out = append(out, start[:len(start)-len(r.b):len(start)-len(r.b)])
+			}
+		})
+	})
+	return out, err
+}
+
+// MarshalRefs encodes ProposalRef refs<V> (each ref an opaque<V>).
+func MarshalRefs(refs [][]byte) []byte {
+	return encode(func(w *writer) {
+		w.nested(func(w *writer) {
+			for _, r := range refs {
+				w.vec(r)
+			}
+		})
+	})
+}
+
+// UnmarshalRefs decodes ProposalRef refs<V>.
+func UnmarshalRefs(b []byte) ([][]byte, error) {
+	var out [][]byte
+	err := decodeAll(b, func(r *reader) {
+		r.list(func(r *reader) { out = append(out, r.vecCopy()) })
+	})
+	return out, err
+}
+
+// AppendVarint appends an MLS variable-length vector header for n (RFC 9420
+// §2.1.2); n must be below 2^30.
+func AppendVarint(b []byte, n int) []byte { return appendVarint(b, n) }
+
+// ReadVarint decodes a vector header at the start of b and returns the
+// length it announces and the header's size.
+func ReadVarint(b []byte) (n, size int, err error) { return decodeVarint(b) }

@@ -154,3 +154,20 @@ func FuzzProcessCommit(f *testing.F) {
 		}
 	})
 }
+
+func FuzzUnmarshalMessages(f *testing.F) {
+	f.Add(MarshalMessages(testGroupMessages(f)))
+	f.Add(MarshalRefs([][]byte{make([]byte, 32)}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if msgs, err := UnmarshalMessages(b); err == nil && !bytes.Equal(MarshalMessages(msgs), b) {
+			t.Fatal("message vector re-encoding differs")
+		}
+		if refs, err := UnmarshalRefs(b); err == nil && !bytes.Equal(MarshalRefs(refs), b) {
+			t.Fatal("ref vector re-encoding differs")
+		}
+		var es ExternalSender
+		if es.Unmarshal(b) == nil && !bytes.Equal(es.Marshal(), b) {
+			t.Fatal("external sender re-encoding differs")
+		}
+	})
+}

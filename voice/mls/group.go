@@ -40,7 +40,8 @@ var (
 	ErrNoPendingCommit = errors.New("mls: no pending commit")
 )
 
-// Group is one member's view of an MLS group in its current epoch.
+// Group is one member's view of an MLS group in its current epoch. A Group
+// is not safe for concurrent use; its owner serializes calls.
 type Group struct {
 	ctx     GroupContext
 	tree    *RatchetTree
@@ -126,7 +127,7 @@ func (g *Group) Epoch() uint64 { return g.ctx.Epoch }
 // LeafIndex returns this member's leaf.
 func (g *Group) LeafIndex() LeafIndex { return g.self }
 
-// Context returns a copy of the current group context.
+// Context returns the current group context; its slices must not be modified.
 func (g *Group) Context() GroupContext { return g.ctx }
 
 // Tree returns the ratchet tree; callers must not modify it.

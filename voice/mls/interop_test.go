@@ -109,7 +109,7 @@ func TestInteropDaveyMLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	es := ExternalSender{SignatureKey: extKey.PublicKey(), Credential: Credential{Type: CredentialBasic, Identity: []byte{}}}
-	esBytes := encode(func(w *writer) { w.vec(es.SignatureKey); es.Credential.marshal(w) })
+	esBytes := es.Marshal()
 
 	newDavey := func(name string, user uint64) *KeyPackage {
 		d.call(map[string]any{"op": "new", "name": name, "user": strconv.FormatUint(user, 10), "channel": strconv.FormatUint(channel, 10)})
@@ -133,13 +133,7 @@ func TestInteropDaveyMLS(t *testing.T) {
 			}
 			msgs = append(msgs, m)
 		}
-		return encode(func(w *writer) {
-			w.nested(func(w *writer) {
-				for _, m := range msgs {
-					w.raw(m)
-				}
-			})
-		}), msgs
+		return MarshalMessages(msgs), msgs
 	}
 	var ours *Group
 	agree := func(names ...string) {
@@ -289,7 +283,7 @@ func TestInteropDaveyJoinsOurGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 	es := ExternalSender{SignatureKey: extKey.PublicKey(), Credential: Credential{Type: CredentialBasic, Identity: []byte{}}}
-	esBytes := encode(func(w *writer) { w.vec(es.SignatureKey); es.Credential.marshal(w) })
+	esBytes := es.Marshal()
 	me, err := NewKeyPackage(snowflake(1))
 	if err != nil {
 		t.Fatal(err)
@@ -339,7 +333,7 @@ func TestInteropDaveyJoinsOurGroup(t *testing.T) {
 	if _, err := g.ProcessMessage(rm); err != nil {
 		t.Fatal(err)
 	}
-	vec := encode(func(w *writer) { w.nested(func(w *writer) { w.raw(rm) }) })
+	vec := MarshalMessages([][]byte{rm})
 	r := d.call(map[string]any{"op": "proposals", "name": "2", "data": hex.EncodeToString(vec), "users": []string{"1", "2"}})
 	d.call(map[string]any{"op": "commit", "name": "2", "data": r.Commit})
 	if _, err := g.ProcessMessage(unhex(t, r.Commit)); err != nil {

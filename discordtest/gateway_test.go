@@ -1,0 +1,292 @@
+package discordtest
+
+import (
+	"bytes"
+	"compress/zlib"
+	"encoding/json"
+	"io"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+func TestGatewayHelloReadyGuildCreate(t *testing.T) {
+	w := newWorld(t, Config{HeartbeatInterval: 1234 * time.Millisecond})
+	if _, err := w.srv.JoinVoice(w.guild, w.alice, w.vc); err != nil {
+		t.Fatal(err)
+	}
+	c := dialRaw(t, w.srv, "v=10&encoding=json")
+	hello := c.recv()
+	var h struct {
+		Interval int `json:"heartbeat_interval"`
+	}
+	if err := json.Unmarshal(hello.D, &h); hello.Op != 10 || err != nil || h.Interval != 1234 {
+		t.Fatalf("hello = %+v (%s)", hello, hello.D)
+	}
+	c.identify(w.srv.Token(), IntentGuilds|IntentGuildVoiceStates, nil)
+	ready := c.recv()
+	if ready.T != "READY" || ready.S != 1 {
+		t.Fatalf("first dispatch %s seq %d", ready.T, ready.S)
+	}
+	var r struct {
+		V         int    `json:"v"`
+		SessionID string `json:"session_id"`
+		Resume    string `json:"resume_gateway_url"`
+		User      struct {
+			ID  string `json:"id"`
+			Bot bool   `json:"bot"`
+		} `json:"user"`
+		Guilds []struct {
+			ID          string `json:"id"`
+			Unavailable bool   `json:"unavailable"`
+		} `json:"guilds"`
+		Application struct {
+			ID string `json:"id"`
+		} `json:"application"`
+	}
+	if err := json.Unmarshal(ready.D, &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.V != 10 || r.SessionID == "" || r.Resume != w.srv.GatewayURL() || r.User.ID != w.srv.BotID() || !r.User.Bot ||
+		len(r.Guilds) != 1 || r.Guilds[0].ID != w.guild || !r.Guilds[0].Unavailable || r.Application.ID != w.srv.ApplicationID() {
+		t.Fatalf("READY = %s", ready.D)
+	}
+	gc := c.recv()
+	if gc.T != "GUILD_CREATE" || gc.S != 2 {
+		t.Fatalf("second dispatch %s seq %d", gc.T, gc.S)
+	}
+	var g struct {
+		ID       string `json:"id"`
+		Channels []struct {
+			ID        string `json:"id"`
+			Type      int    `json:"type"`
+			UserLimit int    `json:"user_limit"`
+		} `json:"channels"`
+		Roles       []struct{ ID, Permissions string }   `json:"roles"`
+		Members     []struct{ User struct{ ID string } } `json:"members"`
+		VoiceStates []struct {
+			UserID    string `json:"user_id"`
+			ChannelID string `json:"channel_id"`
+			SessionID string `json:"session_id"`
+		} `json:"voice_states"`
+	}
+	if err := json.Unmarshal(gc.D, &g); err != nil {
+		t.Fatal(err)
+	}
+	types := map[int]int{}
+	for _, ch := range g.Channels {
+		types[ch.Type]++
+		if ch.ID == w.full && ch.UserLimit != 1 {
+			t.Errorf("user limit of %s = %d", ch.ID, ch.UserLimit)
+		}
+	}
+	if g.ID != w.guild || types[0] != 1 || types[2] != 2 || types[13] != 1 {
+		t.Errorf("guild %s channel types %v", g.ID, types)
+	}
+	if len(g.Roles) != 2 || g.Roles[0].ID != w.guild || g.Roles[0].Permissions != strconv.FormatUint(DefaultEveryonePermissions, 10) {
+		t.Errorf("roles %+v", g.Roles)
+	}
+	if len(g.Members) != 5 { // owner, bot, alice, bob, otherbot
+		t.Errorf("%d members", len(g.Members))
+	}
+	if len(g.VoiceStates) != 1 || g.VoiceStates[0].UserID != w.alice || g.VoiceStates[0].ChannelID != w.vc || g.VoiceStates[0].SessionID == "" {
+		t.Errorf("voice states %+v", g.VoiceStates)
+	}
+	// Heartbeat → ack.
+	c.send(map[string]any{"op": 1, "d": 2})
+	if f := c.recv(); f.Op != 11 {
+		t.Fatalf("heartbeat answered with op %d", f.Op)
+	}
+}
+
+func TestGatewayCloseCodes(t *testing.T) {
+	w := newWorld(t, Config{MaxGuildsPerShard: 1})
+	second := w.srv.AddGuild("second") // two guilds: a single shard would hold both
+	tok := w.srv.Token()
+	// A shard of two holding at most one guild.
+	free := 0
+	if shardByFormula(w.guild, 2) == shardByFormula(second, 2) {
+		free = 1 - shardByFormula(second, 2)
+	}
+	cases := []struct {
+		name  string
+		query string
+		steps func(c *rawClient)
+		want  CloseCode
+	}{
+		{"bad token", "v=10&encoding=json", func(c *rawClient) { c.identify("nope", 1, []int{0, 2}) }, CloseAuthenticationFailed},
+		{"shard out of range", "v=10&encoding=json", func(c *rawClient) { c.identify(tok, 1, []int{2, 2}) }, CloseInvalidShard},
+		{"zero shards", "v=10&encoding=json", func(c *rawClient) { c.identify(tok, 1, []int{0, 0}) }, CloseInvalidShard},
+		{"sharding required", "v=10&encoding=json", func(c *rawClient) { c.identify(tok, 1, nil) }, CloseShardingRequired},
+		{"privileged intent", "v=10&encoding=json", func(c *rawClient) { c.identify(tok, IntentGuildMembers, []int{0, 2}) }, CloseDisallowedIntents},
+		{"unknown intent", "v=10&encoding=json", func(c *rawClient) { c.identify(tok, 1<<40, []int{0, 2}) }, CloseInvalidIntents},
+		{"garbage", "v=10&encoding=json", func(c *rawClient) { _ = c.ws.WriteMessage(websocket.TextMessage, []byte("{op:")) }, CloseDecodeError},
+		{"binary frame", "v=10&encoding=json", func(c *rawClient) { _ = c.ws.WriteMessage(websocket.BinaryMessage, []byte{1, 2}) }, CloseDecodeError},
+		{"too large", "v=10&encoding=json", func(c *rawClient) {
+			c.send(map[string]any{"op": 3, "d": map[string]string{"pad": string(bytes.Repeat([]byte("x"), 5000))}})
+		}, CloseDecodeError},
+		{"unknown opcode", "v=10&encoding=json", func(c *rawClient) { c.send(map[string]any{"op": 42, "d": nil}) }, CloseUnknownOpcode},
+		{"not authenticated", "v=10&encoding=json", func(c *rawClient) { c.send(map[string]any{"op": 4, "d": map[string]any{}}) }, CloseNotAuthenticated},
+		{"identify twice", "v=10&encoding=json", func(c *rawClient) {
+			c.identify(tok, 1, []int{free, 2})
+			c.recvUntil("READY")
+			c.identify(tok, 1, []int{free, 2})
+		}, CloseAlreadyAuthenticated},
+		{"bad version", "v=6&encoding=json", func(*rawClient) {}, CloseInvalidAPIVersion},
+		{"etf encoding", "v=10&encoding=etf", func(*rawClient) {}, CloseDecodeError},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := dialRaw(t, w.srv, tc.query)
+			if tc.want != CloseInvalidAPIVersion && tc.query != "v=10&encoding=etf" {
+				if f := c.recv(); f.Op != 10 {
+					t.Fatalf("first frame op %d", f.Op)
+				}
+			}
+			c.t = t
+			tc.steps(c)
+			if got := c.closeCode(); got != int(tc.want) {
+				t.Fatalf("close code %d, want %d (%s)", got, tc.want, tc.want.Reason())
+			}
+		})
+	}
+	if len(w.srv.ClosesSent()) != len(cases) {
+		t.Errorf("ClosesSent has %d codes, want %d", len(w.srv.ClosesSent()), len(cases))
+	}
+}
+
+func TestGatewayResumeReplaysMissedEvents(t *testing.T) {
+	w := newWorld(t, Config{})
+	c := dialRaw(t, w.srv, "v=10&encoding=json")
+	c.recv()
+	c.identify(w.srv.Token(), IntentGuilds|IntentGuildVoiceStates, nil)
+	ready := c.recv()
+	var r struct {
+		SessionID string `json:"session_id"`
+	}
+	_ = json.Unmarshal(ready.D, &r)
+	last := c.recvUntil("GUILD_CREATE").S
+	// The connection drops; events happen meanwhile.
+	if n := w.srv.DropConnections(-1); n != 1 {
+		t.Fatalf("dropped %d connections", n)
+	}
+	ctx := ctxT(t, 5*time.Second)
+	if _, err := w.srv.WaitSessions(ctx, func(ss []SessionInfo) bool { return len(ss) == 1 && !ss[0].Connected }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.srv.JoinVoice(w.guild, w.bob, w.vc); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.srv.LeaveVoice(w.guild, w.bob); err != nil {
+		t.Fatal(err)
+	}
+	c2 := dialRaw(t, w.srv, "v=10&encoding=json")
+	c2.recv()
+	c2.send(map[string]any{"op": 6, "d": map[string]any{"token": "Bot " + w.srv.Token(), "session_id": r.SessionID, "seq": last}})
+	var got []string
+	var seqs []int64
+	for {
+		f := c2.recv()
+		got = append(got, f.T)
+		seqs = append(seqs, f.S)
+		if f.T == "RESUMED" {
+			break
+		}
+	}
+	if len(got) != 3 || got[0] != "VOICE_STATE_UPDATE" || got[1] != "VOICE_STATE_UPDATE" {
+		t.Fatalf("replayed %v", got)
+	}
+	for i, s := range seqs {
+		if s != last+1+int64(i) {
+			t.Fatalf("sequences %v after %d", seqs, last)
+		}
+	}
+	// Resuming an unknown session is refused with op 9 d=false.
+	c3 := dialRaw(t, w.srv, "v=10&encoding=json")
+	c3.recv()
+	c3.send(map[string]any{"op": 6, "d": map[string]any{"token": w.srv.Token(), "session_id": "nope", "seq": 1}})
+	if f := c3.recv(); f.Op != 9 || string(f.D) != "false" {
+		t.Fatalf("unknown session: op %d d %s", f.Op, f.D)
+	}
+	// A sequence from the future is an invalid seq.
+	c4 := dialRaw(t, w.srv, "v=10&encoding=json")
+	c4.recv()
+	c4.send(map[string]any{"op": 6, "d": map[string]any{"token": w.srv.Token(), "session_id": r.SessionID, "seq": 1000}})
+	if code := c4.closeCode(); code != int(CloseInvalidSeq) {
+		t.Fatalf("future seq closed with %d", code)
+	}
+}
+
+func TestGatewayReconnectAndInvalidSession(t *testing.T) {
+	w := newWorld(t, Config{})
+	c := dialRaw(t, w.srv, "v=10&encoding=json")
+	c.recv()
+	c.identify(w.srv.Token(), IntentGuilds, nil)
+	c.recvUntil("GUILD_CREATE")
+	w.srv.RequestReconnect(-1)
+	if f := c.recv(); f.Op != 7 {
+		t.Fatalf("op %d, want 7", f.Op)
+	}
+	w.srv.InvalidateSessions(-1, false)
+	if f := c.recv(); f.Op != 9 || string(f.D) != "false" {
+		t.Fatalf("op %d d %s, want 9 false", f.Op, f.D)
+	}
+	// Identify works again on the same socket (discordgo does this).
+	c.identify(w.srv.Token(), IntentGuilds, nil)
+	c.recvUntil("READY")
+	if n := len(w.srv.Sessions()); n != 1 {
+		t.Fatalf("%d sessions after re-identify", n)
+	}
+}
+
+func TestGatewayZlibStream(t *testing.T) {
+	w := newWorld(t, Config{})
+	c := dialRaw(t, w.srv, "v=10&encoding=json&compress=zlib-stream")
+	pr, pw := io.Pipe()
+	defer pr.Close()
+	go func() {
+		// Feed every binary frame into one zlib stream, as clients do.
+		for {
+			mt, data, err := c.ws.ReadMessage()
+			if err != nil || mt != websocket.BinaryMessage {
+				pw.CloseWithError(io.ErrUnexpectedEOF)
+				return
+			}
+			if !bytes.HasSuffix(data, []byte{0, 0, 0xff, 0xff}) {
+				pw.CloseWithError(io.ErrShortWrite)
+				return
+			}
+			if _, err := pw.Write(data); err != nil {
+				return
+			}
+		}
+	}()
+	zr, err := zlib.NewReader(pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(zr)
+	var f frame
+	if err := dec.Decode(&f); err != nil || f.Op != 10 {
+		t.Fatalf("hello: %v %+v", err, f)
+	}
+	c.identify(w.srv.Token(), IntentGuilds, nil)
+	for _, want := range []string{"READY", "GUILD_CREATE"} {
+		if err := dec.Decode(&f); err != nil || f.T != want {
+			t.Fatalf("want %s: %v %+v", want, err, f)
+		}
+	}
+	c.ws.Close()
+}
+
+// shardByFormula is the test's own reading of Discord's sharding formula:
+// shard_id = (guild_id >> 22) % num_shards.
+func shardByFormula(guildID string, shards int) int {
+	id, err := strconv.ParseUint(guildID, 10, 64)
+	if err != nil {
+		panic(err)
+	}
+	return int((id >> 22) % uint64(shards))
+}

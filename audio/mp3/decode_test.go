@@ -2,6 +2,7 @@ package mp3
 
 import (
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +17,9 @@ const (
 	exprMusic = "0.25*sin(2*PI*220*t)*(0.6+0.4*sin(2*PI*0.7*t))+0.15*sin(2*PI*440*t)*exp(-3*mod(t,0.5))+0.1*sin(2*PI*660*t)*exp(-2*mod(t+0.25,0.5))+0.05*sin(2*PI*1760*t)|" +
 		"0.2*sin(2*PI*330*t)*(0.5+0.5*sin(2*PI*1.3*t))+0.15*sin(2*PI*495*t)*exp(-4*mod(t,0.75))+0.08*sin(2*PI*990*t)+0.04*sin(2*PI*2970*t)*exp(-mod(t,0.3))"
 )
+
+// Sharp attacks make LAME switch to short blocks.
+const exprClicks = "if(lt(mod(t,0.25),0.003),0.8,0)*sin(2*PI*3000*t)+0.1*sin(2*PI*200*t)|if(lt(mod(t+0.1,0.3),0.002),0.7,0)*sin(2*PI*5000*t)+0.1*sin(2*PI*300*t)"
 
 // genSource writes a WAV of expr (or white noise when expr is "noise") at
 // rate with ch channels, lasting secs.
@@ -68,6 +72,8 @@ var decodeCases = []decodeCase{
 	{name: "mpeg25-11k-stereo", expr: exprSweep, rate: 11025, ch: 2, secs: 2, opts: []string{"-b:a", "32k"}},
 	{name: "mpeg25-12k", expr: exprTones, rate: 12000, ch: 2, secs: 2, opts: []string{"-b:a", "24k"}},
 	{name: "low-bitrate-joint", expr: exprMusic, rate: 44100, ch: 2, secs: 2, opts: []string{"-b:a", "48k"}},
+	{name: "transients-short-blocks", expr: exprClicks, rate: 44100, ch: 2, secs: 2, opts: []string{"-b:a", "128k"}},
+	{name: "transients-22k", expr: exprClicks, rate: 22050, ch: 2, secs: 2, opts: []string{"-b:a", "48k"}},
 	{name: "dual-stereo-mode", expr: exprTones, rate: 44100, ch: 2, secs: 2, opts: []string{"-b:a", "160k", "-joint_stereo", "0"}},
 	{name: "no-xing-cbr", expr: exprMusic, rate: 44100, ch: 2, secs: 2, opts: []string{"-b:a", "128k", "-write_xing", "0"}},
 	{name: "no-xing-vbr", expr: exprMusic, rate: 44100, ch: 2, secs: 3, opts: []string{"-q:a", "2", "-write_xing", "0"}, durTol: 44100 * 3 / 10},
@@ -105,6 +111,13 @@ func checkAgainstFFmpeg(t *testing.T, path string, rate, ch int, durTol int64) *
 	if c := ncc(ours, ref, ch, 0); c < 0.99 {
 		lag, lc := bestLag(ours, ref, ch, 1200)
 		t.Errorf("correlation with ffmpeg %.4f (best %.4f at lag %d)", c, lc, lag)
+	}
+	// Both decoders implement the same standard in floating point: beyond
+	// correlation, the difference must be tiny (catches a rare wrong granule).
+	if snr := snrDB(ours, ref); snr < 90 {
+		t.Errorf("SNR against ffmpeg %.1f dB, want >= 90", snr)
+	} else {
+		t.Logf("SNR against ffmpeg %.1f dB", snr)
 	}
 	// Per channel too, so a swapped or silent channel cannot hide.
 	for c := 0; c < ch && ch > 1; c++ {
@@ -195,4 +208,18 @@ func TestUnsupportedLayers(t *testing.T) {
 	if !errors.As(err, &uc) || err.Error() != "unsupported codec: MP2" {
 		t.Fatalf("NewDecoder(mp2) error = %v, want unsupported codec: MP2", err)
 	}
+}
+
+// snrDB compares a to the reference b over their common length.
+func snrDB(a, b []float32) float64 {
+	var sig, noise float64
+	for i := 0; i < min(len(a), len(b)); i++ {
+		d := float64(a[i]) - float64(b[i])
+		sig += float64(b[i]) * float64(b[i])
+		noise += d * d
+	}
+	if noise == 0 {
+		return 200
+	}
+	return 10 * math.Log10(sig/noise)
 }

@@ -79,12 +79,21 @@ func (d *Decoder) nextFrame() error {
 			return nil
 		}
 		if b.eof {
-			return d.endErr()
+			if e := d.endErr(); e != io.EOF {
+				return e // the reader failed
+			}
 		}
-		// A corrupt frame: look for the next sync one byte after this one.
-		d.skipped++
+		// A corrupt frame, or one cut short by the end of input (perhaps
+		// only because its garbage header claimed too much): look for the
+		// next sync one byte after its start.
+		if !b.eof {
+			d.skipped++
+		}
 		d.lost = true
 		if !b.rewindToMark() {
+			if b.eof {
+				return io.EOF
+			}
 			b.align()
 		}
 	}

@@ -19,7 +19,7 @@ func TestLargePicture(t *testing.T) {
 	audio := ffmpegFLAC(t, source{rate: 44100, channels: 2, seconds: 0.5}, 16, 5)
 	pic := filepath.Join(dir, "cover.png")
 	run(t, ff, "-hide_banner", "-loglevel", "error", "-f", "lavfi",
-		"-i", "nullsrc=s=1200x1200,geq=r='random(1)*255':g='random(2)*255':b='random(3)*255'",
+		"-i", "nullsrc=s=1000x1000,geq=r='random(1)*255':g='random(2)*255':b='random(3)*255'",
 		"-frames:v", "1", "-y", pic)
 	out := filepath.Join(dir, "withpic.flac")
 	run(t, ff, "-hide_banner", "-loglevel", "error", "-i", audio, "-i", pic,

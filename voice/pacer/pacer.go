@@ -4,6 +4,12 @@
 // for Opus), so that lateness never accumulates; when a worker wakes late it
 // runs every slot that is due (up to MaxCatchUp, then skips slots, keeping
 // the grid). A stream whose frame is not ready simply sends nothing that slot.
+//
+// Each stream also gets a fixed phase within the interval (Config.Phases
+// sub-slots, 1 ms apart by default): stream i's deadlines are
+// start + phase_i + n·interval. Spreading streams over the interval keeps
+// each wake-up short, so a shard of a thousand streams is not sent as one
+// burst whose tail is late by the whole burst.
 // Per-packet lateness (send time − deadline) goes into a Prometheus histogram
 // and an internal fine-grained histogram for percentiles.
 package pacer
@@ -37,6 +43,9 @@ type Config struct {
 	// MaxCatchUp is how many overdue slots a late worker still runs; older
 	// ones are skipped (default 3).
 	MaxCatchUp int
+	// Phases is how many sub-slots each interval is divided into (default:
+	// one per millisecond of Interval, at most 20, at least 1).
+	Phases int
 	// Registerer receives the lateness histogram
 	// quaver_voice_send_lateness_seconds; nil registers nothing.
 	Registerer prometheus.Registerer
@@ -64,7 +73,14 @@ type Pacer struct {
 }
 
 type shard struct {
-	mu      sync.Mutex
+	mu     sync.Mutex
+	phases []phase
+	n      int
+}
+
+// phase is the streams of one shard sharing a sub-slot; the slice is
+// replaced (copy on write) so the worker reads it without a lock.
+type phase struct {
 	streams atomic.Pointer[[]Stream]
 	n       int
 }
@@ -73,7 +89,10 @@ type shard struct {
 type Handle struct {
 	p  *Pacer
 	sh *shard
+	ph *phase
 	s  Stream
+	// removed is guarded by the pacer's mutex.
+	removed bool
 }
 
 // New starts a pacer with cfg (zero fields take DefaultConfig values).
@@ -87,6 +106,9 @@ func New(cfg Config) (*Pacer, error) {
 	}
 	if cfg.MaxCatchUp <= 0 {
 		cfg.MaxCatchUp = def.MaxCatchUp
+	}
+	if cfg.Phases <= 0 {
+		cfg.Phases = min(20, max(1, int(cfg.Interval/time.Millisecond)))
 	}
 	p := &Pacer{
 		cfg:  cfg,
@@ -105,9 +127,11 @@ func New(cfg Config) (*Pacer, error) {
 	p.start = time.Now()
 	p.shards = make([]*shard, cfg.Workers)
 	for i := range p.shards {
-		sh := &shard{}
-		empty := []Stream{}
-		sh.streams.Store(&empty)
+		sh := &shard{phases: make([]phase, cfg.Phases)}
+		for j := range sh.phases {
+			empty := []Stream{}
+			sh.phases[j].streams.Store(&empty)
+		}
 		p.shards[i] = sh
 	}
 	p.wg.Add(len(p.shards))
@@ -120,7 +144,7 @@ func New(cfg Config) (*Pacer, error) {
 // Interval returns the grid period.
 func (p *Pacer) Interval() time.Duration { return p.cfg.Interval }
 
-// Add registers s with the least loaded worker.
+// Add registers s with the least loaded worker, in its least loaded phase.
 func (p *Pacer) Add(s Stream) (*Handle, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -134,34 +158,49 @@ func (p *Pacer) Add(s Stream) (*Handle, error) {
 		}
 	}
 	best.mu.Lock()
-	old := *best.streams.Load()
+	defer best.mu.Unlock()
+	ph := &best.phases[0]
+	for i := range best.phases {
+		if best.phases[i].n < ph.n {
+			ph = &best.phases[i]
+		}
+	}
+	old := *ph.streams.Load()
 	next := make([]Stream, len(old), len(old)+1)
 	copy(next, old)
 	next = append(next, s)
-	best.streams.Store(&next)
+	ph.streams.Store(&next)
+	ph.n++
 	best.n++
-	best.mu.Unlock()
-	return &Handle{p: p, sh: best, s: s}, nil
+	return &Handle{p: p, sh: best, ph: ph, s: s}, nil
 }
 
 // Remove unregisters the stream; calling it again does nothing.
 func (h *Handle) Remove() {
 	h.p.mu.Lock()
 	defer h.p.mu.Unlock()
+	if h.removed {
+		return
+	}
+	h.removed = true
 	sh := h.sh
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	old := *sh.streams.Load()
+	old := *h.ph.streams.Load()
 	next := make([]Stream, 0, len(old))
+	removed := false
 	for _, s := range old {
-		if s != h.s {
-			next = append(next, s)
+		if !removed && s == h.s {
+			removed = true
+			continue
 		}
+		next = append(next, s)
 	}
-	if len(next) != len(old) {
+	if removed {
 		sh.n--
+		h.ph.n--
 	}
-	sh.streams.Store(&next)
+	h.ph.streams.Store(&next)
 }
 
 // Close stops the workers and waits for them.
@@ -178,18 +217,25 @@ func (p *Pacer) Close() error {
 	return nil
 }
 
-// Skipped returns how many slots workers skipped because they were more
+// Skipped returns how many sub-slots workers skipped because they were more
 // than MaxCatchUp slots late.
 func (p *Pacer) Skipped() uint64 { return p.skips.Load() }
 
-func (p *Pacer) deadline(slot uint64) time.Time {
-	return p.start.Add(time.Duration(slot) * p.cfg.Interval)
+// sub returns the sub-slot period (Interval / Phases).
+func (p *Pacer) sub() time.Duration { return p.cfg.Interval / time.Duration(p.cfg.Phases) }
+
+// deadline returns the deadline of sub-slot k: start + k·interval/phases,
+// which is slot k/phases of the streams in phase k%phases.
+func (p *Pacer) deadline(k uint64) time.Time {
+	return p.start.Add(time.Duration(k) * p.sub())
 }
 
-// work runs one shard on the absolute grid until Close.
+// work runs one shard on the absolute grid until Close. The loop counts
+// sub-slots; see deadline.
 func (p *Pacer) work(sh *shard) {
 	defer p.wg.Done()
-	iv := p.cfg.Interval
+	iv := p.sub()
+	maxBehind := uint64(p.cfg.MaxCatchUp * p.cfg.Phases)
 	slot := uint64(time.Since(p.start)/iv) + 1
 	t := time.NewTimer(time.Until(p.deadline(slot)))
 	defer t.Stop()
@@ -205,8 +251,8 @@ func (p *Pacer) work(sh *shard) {
 			t.Reset(p.deadline(slot).Sub(now))
 			continue
 		}
-		if behind := last - slot + 1; behind > uint64(p.cfg.MaxCatchUp) {
-			skip := behind - uint64(p.cfg.MaxCatchUp)
+		if behind := last - slot + 1; behind > maxBehind {
+			skip := behind - maxBehind
 			p.skips.Add(skip)
 			slot += skip
 		}
@@ -217,10 +263,12 @@ func (p *Pacer) work(sh *shard) {
 	}
 }
 
-// runSlot ticks every stream of the shard for one slot; it allocates nothing.
-func (p *Pacer) runSlot(sh *shard, slot uint64) {
-	dl := p.deadline(slot)
-	for _, s := range *sh.streams.Load() {
+// runSlot ticks the streams of sub-slot k's phase; it allocates nothing.
+func (p *Pacer) runSlot(sh *shard, k uint64) {
+	dl := p.deadline(k)
+	ph := len(sh.phases)
+	slot := k / uint64(ph)
+	for _, s := range *sh.phases[k%uint64(ph)].streams.Load() {
 		if s.Tick(slot) {
 			late := time.Since(dl)
 			p.hist.Observe(late.Seconds())

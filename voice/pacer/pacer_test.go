@@ -82,8 +82,8 @@ func TestGridIsAbsoluteAndContinuous(t *testing.T) {
 			}
 		}
 		for i, slot := range s.slots {
-			if s.times[i].Before(p.deadline(slot)) {
-				t.Fatalf("%s: slot %d ran %v before its deadline", name, slot, p.deadline(slot).Sub(s.times[i]))
+			if s.times[i].Before(p.start.Add(time.Duration(slot) * p.Interval())) {
+				t.Fatalf("%s: slot %d ran before its deadline", name, slot)
 			}
 		}
 		s.mu.Unlock()
@@ -132,6 +132,31 @@ func TestSkipsWhenFarBehind(t *testing.T) {
 	}
 }
 
+func TestPhasesSpreadStreams(t *testing.T) {
+	p, _ := New(Config{Workers: 2, Interval: time.Hour, Phases: 4})
+	defer p.Close()
+	var hs []*Handle
+	for range 16 {
+		h, _ := p.Add(nopStream{})
+		hs = append(hs, h)
+	}
+	for _, sh := range p.shards {
+		for i := range sh.phases {
+			if n := len(*sh.phases[i].streams.Load()); n != 2 {
+				t.Fatalf("phase holds %d streams, want 2 (16 over 2 workers × 4 phases)", n)
+			}
+		}
+	}
+	for _, h := range hs {
+		h.Remove()
+	}
+	for _, sh := range p.shards {
+		if sh.n != 0 {
+			t.Fatalf("%d streams left", sh.n)
+		}
+	}
+}
+
 func TestRemove(t *testing.T) {
 	p, _ := New(Config{Workers: 1, Interval: 2 * time.Millisecond})
 	defer p.Close()
@@ -172,7 +197,8 @@ func TestRunSlotNoAllocs(t *testing.T) {
 		_, _ = p.Add(nopStream{})
 	}
 	sh := p.shards[0]
-	a := testing.AllocsPerRun(100, func() { p.runSlot(sh, 1) })
+	k := uint64(0)
+	a := testing.AllocsPerRun(100, func() { k++; p.runSlot(sh, k) })
 	if a != 0 {
 		t.Fatalf("%v allocs per slot of 100 streams", a)
 	}
@@ -185,7 +211,9 @@ func BenchmarkRunSlot1000(b *testing.B) {
 		_, _ = p.Add(nopStream{})
 	}
 	b.ReportAllocs()
-	for b.Loop() {
-		p.runSlot(p.shards[0], 1)
+	for b.Loop() { // one whole interval: every phase once
+		for k := range uint64(len(p.shards[0].phases)) {
+			p.runSlot(p.shards[0], k)
+		}
 	}
 }

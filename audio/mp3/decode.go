@@ -147,20 +147,24 @@ func (d *Decoder) decodeFrame(f []byte, h header) {
 		br := bitReader{buf: d.siBuf[:], end: sis * 8}
 		ok = d.si.parse(&br, h) == nil
 	}
-	if !ok {
-		d.si = sideInfo{granules: 2}
-		if h.version != mpeg1 {
-			d.si.granules = 1
-		}
+	if !ok && len(f) < off+sis {
 		d.resLen = 0
 		d.synthesizeSilence(h)
 		return
+	}
+	if h.crc && uint16(f[4])<<8|uint16(f[5]) != crc16(f[:4], f[off:off+sis]) {
+		ok = false // damaged side information: keep the main data, mute the frame
 	}
 	main := f[off+sis:]
 	if d.resLen+len(main) > resCap {
 		keep := min(d.resLen, 512)
 		copy(d.res[:], d.res[d.resLen-keep:d.resLen])
 		d.resLen = keep
+	}
+	if !ok {
+		d.resLen += copy(d.res[d.resLen:resCap], main)
+		d.synthesizeSilence(h)
+		return
 	}
 	canDecode := d.si.mainDataBegin <= d.resLen
 	start := d.resLen - d.si.mainDataBegin
@@ -210,7 +214,11 @@ func (d *Decoder) decodeFrame(f []byte, h header) {
 // frame fades out the previous one and keeps its duration.
 func (d *Decoder) synthesizeSilence(h header) {
 	var g granule
-	for gr := 0; gr < d.si.granules; gr++ {
+	granules := 2
+	if h.version != mpeg1 {
+		granules = 1
+	}
+	for gr := 0; gr < granules; gr++ {
 		for ch := 0; ch < d.channels; ch++ {
 			clear(d.xr[ch][:])
 			d.hybrid(ch, &g, h.rateIndex())

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -343,4 +344,188 @@ func TestInteropDaveyJoinsOurGroup(t *testing.T) {
 	if !bytes.Equal(unhex(t, st.Auth), g.EpochAuthenticator()) || len(g.Members()) != 2 {
 		t.Fatal("disagreement after davey's remove commit")
 	}
+}
+
+// mixedMember is a member of the random interop group: ours (g set) or davey's.
+type mixedMember struct {
+	user  uint64
+	name  string
+	g     *Group
+	kp    *KeyPackageBundle
+	davey bool
+}
+
+func leafOf(g *Group, user uint64) LeafIndex {
+	for _, m := range g.Members() {
+		if binary.BigEndian.Uint64(m.Identity) == user {
+			return m.Index
+		}
+	}
+	return LeafIndex(1 << 31)
+}
+
+// TestInteropDaveyRandom runs random epochs in a group mixing members of this
+// package and davey (OpenMLS) members: the external sender adds and removes,
+// a random member of either kind commits, everyone else follows, and all
+// members agree on the epoch authenticator after every epoch.
+func TestInteropDaveyRandom(t *testing.T) {
+	d := startDavey(t)
+	rng := rand.New(rand.NewPCG(7, 9))
+	const channel = 555000111
+	groupID := snowflake(channel)
+	extKey, err := GenerateSignatureKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	es := ExternalSender{SignatureKey: extKey.PublicKey(), Credential: Credential{Type: CredentialBasic, Identity: []byte{}}}
+	members := map[uint64]*mixedMember{}
+	nextUser := uint64(100)
+	newMember := func(useDavey bool) (*mixedMember, *KeyPackage) {
+		nextUser++
+		m := &mixedMember{user: nextUser, name: strconv.FormatUint(nextUser, 10), davey: useDavey}
+		if useDavey {
+			d.call(map[string]any{"op": "new", "name": m.name, "user": m.name, "channel": strconv.FormatUint(channel, 10)})
+			d.call(map[string]any{"op": "externalSender", "name": m.name, "data": hex.EncodeToString(es.Marshal())})
+			var kp KeyPackage
+			if err := kp.Unmarshal(unhex(t, d.call(map[string]any{"op": "keyPackage", "name": m.name}).Data)); err != nil {
+				t.Fatal(err)
+			}
+			return m, &kp
+		}
+		var err error
+		if m.kp, err = NewKeyPackage(snowflake(m.user)); err != nil {
+			t.Fatal(err)
+		}
+		return m, &m.kp.KeyPackage
+	}
+	first, _ := newMember(false)
+	if first.g, err = CreateGroup(groupID, first.kp, GroupOptions{Extensions: []Extension{ExternalSendersExtension([]ExternalSender{es})}}); err != nil {
+		t.Fatal(err)
+	}
+	members[first.user] = first
+	ref := first.g
+	epochs := 24
+	if testing.Short() {
+		epochs = 10
+	}
+	daveyCommits, ourCommits := 0, 0
+	for e := 0; e < epochs; e++ {
+		var ids []uint64
+		goMembers := 0
+		for id, m := range members {
+			ids = append(ids, id)
+			if !m.davey {
+				goMembers++
+			}
+		}
+		sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+		var users []string
+		for _, id := range ids {
+			users = append(users, members[id].name)
+		}
+		committer := members[ids[rng.IntN(len(ids))]]
+		var ps []*Proposal
+		var victim *mixedMember
+		if rng.IntN(3) != 0 {
+			v := members[ids[rng.IntN(len(ids))]]
+			if v != committer && (v.davey || goMembers > 1) {
+				victim = v
+				ps = append(ps, RemoveProposal(leafOf(ref, v.user)))
+			}
+		}
+		var joiners []*mixedMember
+		for i := rng.IntN(2); i > 0 || len(ps) == 0; i-- {
+			m, kp := newMember(rng.IntN(2) == 0)
+			joiners = append(joiners, m)
+			users = append(users, m.name)
+			ps = append(ps, AddProposal(kp))
+		}
+		var msgs [][]byte
+		for _, p := range ps {
+			m, err := NewExternalProposal(groupID, ref.Epoch(), 0, p, extKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			msgs = append(msgs, m)
+		}
+		vec := MarshalMessages(msgs)
+		var commit, welcome []byte
+		for _, id := range ids {
+			m := members[id]
+			if m == victim {
+				continue
+			}
+			if m.davey {
+				r := d.call(map[string]any{"op": "proposals", "name": m.name, "data": hex.EncodeToString(vec), "users": users})
+				if m == committer {
+					commit, welcome = unhex(t, r.Commit), unhex(t, r.Welcome)
+				}
+				continue
+			}
+			for _, msg := range msgs {
+				if _, err := m.g.ProcessMessage(msg); err != nil {
+					t.Fatalf("epoch %d: %s proposal: %v", e, m.name, err)
+				}
+			}
+			if m == committer {
+				c, w, err := m.g.CommitPendingProposals()
+				if err != nil {
+					t.Fatalf("epoch %d: %s commits: %v", e, m.name, err)
+				}
+				commit = c
+				if w != nil {
+					welcome = w.Marshal()
+				}
+			}
+		}
+		if committer.davey {
+			daveyCommits++
+		} else {
+			ourCommits++
+		}
+		if victim != nil {
+			delete(members, victim.user)
+		}
+		for _, id := range ids {
+			m, ok := members[id]
+			if !ok {
+				continue
+			}
+			if m.davey {
+				d.call(map[string]any{"op": "commit", "name": m.name, "data": hex.EncodeToString(commit)})
+			} else if _, err := m.g.ProcessMessage(commit); err != nil {
+				t.Fatalf("epoch %d: %s processing %s's commit (davey %v): %v", e, m.name, committer.name, committer.davey, err)
+			}
+		}
+		for _, j := range joiners {
+			if j.davey {
+				d.call(map[string]any{"op": "welcome", "name": j.name, "data": hex.EncodeToString(welcome)})
+			} else if j.g, err = JoinFromWelcome(welcome, j.kp, GroupOptions{}); err != nil {
+				t.Fatalf("epoch %d: %s joining from %s's welcome (davey %v): %v", e, j.name, committer.name, committer.davey, err)
+			}
+			members[j.user] = j
+		}
+		ref = nil
+		for _, id := range ids {
+			if m, ok := members[id]; ok && m.g != nil {
+				ref = m.g
+				break
+			}
+		}
+		for _, m := range members {
+			var auth []byte
+			if m.davey {
+				auth = unhex(t, d.call(map[string]any{"op": "state", "name": m.name}).Auth)
+			} else {
+				auth = m.g.EpochAuthenticator()
+			}
+			if !bytes.Equal(auth, ref.EpochAuthenticator()) {
+				t.Fatalf("epoch %d: %s (davey %v) disagrees after %s's commit (davey %v)", e, m.name, m.davey, committer.name, committer.davey)
+			}
+		}
+		if len(ref.Members()) != len(members) {
+			t.Fatalf("epoch %d: %d members in tree, %d expected", e, len(ref.Members()), len(members))
+		}
+	}
+	t.Logf("%d epochs: %d commits by davey, %d by this package, %d members at the end", epochs, daveyCommits, ourCommits, len(members))
 }

@@ -4,8 +4,9 @@
 // frames and seeks sample-accurately. It is written from the specification and
 // allocates nothing per call once opened.
 //
-// Streams with 3 to 8 channels are rejected with "unsupported channel count";
-// Ogg-encapsulated FLAC is not handled here.
+// Streams with 3 to 8 channels are decoded in full and mixed down to stereo
+// for ReadPCM; ReadSamples returns every channel. Ogg-encapsulated FLAC is not
+// handled here.
 package flac
 
 import (
@@ -65,7 +66,8 @@ type Decoder struct {
 
 	minBlock, maxBlock int
 	sampleRate         int
-	channels           int
+	channels           int // in the stream
+	outChannels        int // handed out by ReadPCM: channels, or 2 for a downmix
 	bitDepth           int
 	totalSamples       int64 // 0 when unknown
 	md5                [16]byte
@@ -215,9 +217,8 @@ func (d *Decoder) readStreamInfo(length int64) error {
 		return fmt.Errorf("%w: sample rate 0", errStreamInfo)
 	case d.bitDepth < minBitDepth:
 		return fmt.Errorf("%w: bit depth %d", errStreamInfo, d.bitDepth)
-	case d.channels > 2:
-		return fmt.Errorf("flac: unsupported channel count: %d", d.channels)
 	}
+	d.outChannels = min(d.channels, 2)
 	return nil
 }
 
@@ -247,8 +248,13 @@ func (d *Decoder) readSeekTable(length int64) error {
 // SampleRate returns the sample rate in Hz.
 func (d *Decoder) SampleRate() int { return d.sampleRate }
 
-// Channels returns the number of interleaved channels ReadPCM produces (1 or 2).
-func (d *Decoder) Channels() int { return d.channels }
+// Channels returns the number of interleaved channels ReadPCM produces: 1 or
+// 2. Streams with more channels are mixed down to stereo.
+func (d *Decoder) Channels() int { return d.outChannels }
+
+// StreamChannels returns the number of channels in the stream (1 to 8), the
+// number ReadSamples interleaves.
+func (d *Decoder) StreamChannels() int { return d.channels }
 
 // BitDepth returns the bits per sample of the stream (4 to 32).
 func (d *Decoder) BitDepth() int { return d.bitDepth }
@@ -270,11 +276,11 @@ func (d *Decoder) MD5() [16]byte { return d.md5 }
 // replaced by silence of its length where the next good frame told it.
 func (d *Decoder) Skipped() int { return d.skipped }
 
-// ReadPCM decodes into dst interleaved samples scaled to [-1, 1) and returns
+// ReadPCM decodes into dst interleaved samples scaled to [-1, 1] and returns
 // how many it wrote, a multiple of Channels(). It returns io.EOF at the end of
 // the stream, including a truncated one.
 func (d *Decoder) ReadPCM(dst []float32) (int, error) {
-	ch := d.channels
+	ch := d.outChannels
 	if len(dst) == 0 {
 		return 0, nil
 	}
@@ -304,7 +310,8 @@ func (d *Decoder) ReadPCM(dst []float32) (int, error) {
 }
 
 // ReadSamples is ReadPCM for integer samples: dst receives interleaved
-// signed samples of BitDepth() bits, unscaled.
+// signed samples of BitDepth() bits, unscaled, for all StreamChannels()
+// channels (no downmix), and n is a multiple of StreamChannels().
 func (d *Decoder) ReadSamples(dst []int32) (int, error) {
 	ch := d.channels
 	if len(dst) == 0 {
@@ -358,6 +365,10 @@ func (d *Decoder) ready(max int) (int, error) {
 func (d *Decoder) convertFloat(out []float32, k int) {
 	s := d.scale
 	off := d.frameOff
+	if d.channels > 2 {
+		d.downmix(out, k)
+		return
+	}
 	if d.channels == 2 {
 		l := d.samples[0][off : off+k]
 		r := d.samples[1][off : off+k]
@@ -384,6 +395,65 @@ func (d *Decoder) convertInt(out []int32, k int) {
 		for i, v := range src {
 			out[i*ch+c] = int32(v)
 		}
+	}
+	d.frameOff += k
+}
+
+// downmixGains holds, per stream channel count (RFC 9639 section 9.1.3 channel
+// orders), the gain of each channel in the left and right outputs: fronts at
+// 1, centres and surrounds at -3 dB (1/√2; a back centre goes to both sides),
+// LFE dropped. Rows are scaled so that a full-scale signal on every channel
+// cannot exceed full scale.
+var downmixGains = func() (g [maxChannels + 1][2][maxChannels]float32) {
+	const h = 0.70710677
+	raw := map[int][2][]float32{
+		// L R C
+		3: {{1, 0, h}, {0, 1, h}},
+		// FL FR BL BR
+		4: {{1, 0, h, 0}, {0, 1, 0, h}},
+		// FL FR FC BL BR
+		5: {{1, 0, h, h, 0}, {0, 1, h, 0, h}},
+		// FL FR FC LFE BL BR
+		6: {{1, 0, h, 0, h, 0}, {0, 1, h, 0, 0, h}},
+		// FL FR FC LFE BC SL SR
+		7: {{1, 0, h, 0, h, h, 0}, {0, 1, h, 0, h, 0, h}},
+		// FL FR FC LFE BL BR SL SR
+		8: {{1, 0, h, 0, h, 0, h, 0}, {0, 1, h, 0, 0, h, 0, h}},
+	}
+	for n, rows := range raw {
+		for side, row := range rows {
+			var sum float32
+			for _, v := range row {
+				sum += v
+			}
+			for c, v := range row {
+				g[n][side][c] = v / sum
+			}
+		}
+	}
+	return g
+}()
+
+// downmix mixes k samples of every stream channel into stereo.
+func (d *Decoder) downmix(out []float32, k int) {
+	gains := &downmixGains[d.channels]
+	off := d.frameOff
+	out = out[:2*k]
+	clear(out)
+	for c := range d.channels {
+		gl, gr := gains[0][c]*d.scale, gains[1][c]*d.scale
+		if gl == 0 && gr == 0 {
+			continue
+		}
+		src := d.samples[c][off : off+k]
+		for i, v := range src {
+			f := float32(v)
+			out[2*i] += f * gl
+			out[2*i+1] += f * gr
+		}
+	}
+	for i, v := range out {
+		out[i] = max(-1, min(1, v))
 	}
 	d.frameOff += k
 }

@@ -115,11 +115,12 @@ func decodeAll(t testing.TB, data []byte) (*Decoder, []int32) {
 		t.Fatalf("NewDecoder: %v", err)
 	}
 	var got []int32
-	buf := make([]int32, 1000*d.Channels()+d.Channels()) // odd size on purpose
+	ch := d.StreamChannels()
+	buf := make([]int32, 1000*ch+ch) // odd size on purpose
 	for {
 		n, err := d.ReadSamples(buf)
-		if n%d.Channels() != 0 {
-			t.Fatalf("ReadSamples returned %d, not a multiple of %d channels", n, d.Channels())
+		if n%ch != 0 {
+			t.Fatalf("ReadSamples returned %d, not a multiple of %d channels", n, ch)
 		}
 		got = append(got, buf[:n]...)
 		if errors.Is(err, io.EOF) {

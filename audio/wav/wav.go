@@ -96,7 +96,8 @@ type Decoder struct {
 	pos       int64 // bytes of sample data consumed
 
 	buf     []byte
-	have    int // buf[:have] holds undecoded bytes (less than one frame between calls)
+	off     int // buf[off:have] holds undecoded bytes
+	have    int
 	err     error
 	atEOF   bool
 	readOff int64 // bytes read from r so far (header parsing)
@@ -341,18 +342,21 @@ func (d *Decoder) ReadPCM(dst []float32) (int, error) {
 	dst = dst[:len(dst)-len(dst)%d.channels]
 	n := 0
 	for n < len(dst) {
-		if d.have < d.frameBytes {
+		avail := d.have - d.off
+		if avail < d.frameBytes {
 			if d.atEOF || d.err != nil {
 				break
 			}
+			// Move the partial frame to the front, then read more.
+			copy(d.buf, d.buf[d.off:d.have])
+			d.off, d.have = 0, avail
 			d.fill()
 			continue
 		}
-		frames := min(d.have/d.frameBytes, (len(dst)-n)/d.channels)
+		frames := min(avail/d.frameBytes, (len(dst)-n)/d.channels)
 		nb := frames * d.frameBytes
-		d.convert(dst[n:n+frames*d.channels], d.buf[:nb])
-		copy(d.buf, d.buf[nb:d.have])
-		d.have -= nb
+		d.convert(dst[n:n+frames*d.channels], d.buf[d.off:d.off+nb])
+		d.off += nb
 		n += frames * d.channels
 	}
 	if n > 0 {
@@ -450,6 +454,6 @@ func (d *Decoder) SeekSample(s int64) (int64, error) {
 	if _, err := d.seeker.Seek(d.dataStart+off, io.SeekStart); err != nil {
 		return 0, fmt.Errorf("wav: seeking: %w", err)
 	}
-	d.pos, d.have, d.atEOF, d.err = off, 0, false, nil
+	d.pos, d.off, d.have, d.atEOF, d.err = off, 0, 0, false, nil
 	return s, nil
 }

@@ -252,3 +252,28 @@ func TestCloseCodeTable(t *testing.T) {
 		seen[c.Code] = true
 	}
 }
+
+func TestChannelMoveNeverReusesToken(t *testing.T) {
+	h := newHarness(t)
+	ss := h.connect()
+	h.waitPackets(ss, 10)
+	// Moved to another channel: the old token is stale. Even a close that
+	// normally re-identifies with the current credentials (4006) must now
+	// wait for a new VOICE_SERVER_UPDATE instead of reusing them.
+	h.conn.UpdateState(session, "chan-2")
+	h.srv.CloseWithCode(4006)
+	for e := range h.events {
+		if e.State == StateReconnecting {
+			t.Fatal("re-identified with the old channel's token")
+		}
+		if e.State == StateWaitingForServer {
+			break
+		}
+	}
+	// Only the new VOICE_SERVER_UPDATE's token brings the connection back.
+	h.srv.AllowSession(guild, user, session, "tok-chan-2")
+	h.conn.UpdateServer(h.srv.Endpoint(), "tok-chan-2")
+	h.waitState(StateReady)
+	ns := h.waitNewSession(ss, h.srv)
+	h.waitPackets(ns, 20)
+}

@@ -47,6 +47,14 @@ func (c *Conn) run() {
 			reason = out.stop
 			return
 		}
+		if out.err != nil {
+			// Apply updates the owner sent before the link died, so that a
+			// move announced before its 4014 is honoured.
+			if stop := c.drainCommands(&out); stop != nil {
+				reason = stop
+				return
+			}
+		}
 		var next Action
 		code := 0
 		switch {
@@ -185,6 +193,40 @@ func (c *Conn) recover(action Action, code int, nullEndpoint bool) error {
 	}
 }
 
+// applyState applies a VOICE_STATE_UPDATE. Leaving the channel stops the
+// connection; moving to another channel makes the token stale: it belongs to
+// the old channel and is never reused, so the next reconnect waits for
+// UpdateServer.
+func (c *Conn) applyState(cmd command) error {
+	if cmd.channelID == "" {
+		return ErrLeftChannel
+	}
+	if cmd.channelID != c.channelID {
+		c.token = ""
+	}
+	c.sessionID, c.channelID = cmd.sessionID, cmd.channelID
+	return nil
+}
+
+// drainCommands applies queued owner commands without waiting. A queued
+// server update replaces the link error as the reason to reconnect.
+func (c *Conn) drainCommands(out *outcome) error {
+	for {
+		select {
+		case cmd := <-c.cmds:
+			if cmd.kind == cmdState {
+				if err := c.applyState(cmd); err != nil {
+					return err
+				}
+				continue
+			}
+			out.cmd, out.err = &cmd, nil
+		default:
+			return nil
+		}
+	}
+}
+
 // waitServerUpdate waits for an UpdateServer with an endpoint.
 func (c *Conn) waitServerUpdate(d time.Duration) (command, error) {
 	t := c.clk.NewTimer(d)
@@ -197,10 +239,10 @@ func (c *Conn) waitServerUpdate(d time.Duration) (command, error) {
 			return command{}, ErrNoServerUpdate
 		case cmd := <-c.cmds:
 			switch {
-			case cmd.kind == cmdState && cmd.channelID == "":
-				return command{}, ErrLeftChannel
 			case cmd.kind == cmdState:
-				c.sessionID, c.channelID = cmd.sessionID, cmd.channelID
+				if err := c.applyState(cmd); err != nil {
+					return command{}, err
+				}
 			case cmd.endpoint != "":
 				return cmd, nil
 			}
@@ -277,15 +319,9 @@ func (c *Conn) serve(l *link) outcome {
 			c.speakSent.Store(want)
 		case cmd := <-c.cmds:
 			if cmd.kind == cmdState {
-				if cmd.channelID == "" {
-					return outcome{stop: ErrLeftChannel}
+				if err := c.applyState(cmd); err != nil {
+					return outcome{stop: err}
 				}
-				if cmd.channelID != c.channelID {
-					// Moved: this token belongs to the old channel and must not
-					// be reused; the 4014 that follows waits for UpdateServer.
-					c.token = ""
-				}
-				c.sessionID, c.channelID = cmd.sessionID, cmd.channelID
 				continue
 			}
 			return outcome{cmd: &cmd}

@@ -59,8 +59,46 @@ func FuzzGroupInfo(f *testing.F) {
 	fuzzRoundTrip(f, func() wireStruct { return new(GroupInfo) }, testGroupInfo(f))
 }
 
+// FuzzRatchetTree also runs the tree algorithms a joiner applies to a
+// received tree: hashes, parent-hash and leaf checks, resolutions, filtered
+// direct paths, and adding and removing leaves.
 func FuzzRatchetTree(f *testing.F) {
-	fuzzRoundTrip(f, func() wireStruct { return new(RatchetTree) }, testRatchetTree(f), []byte{1, 0})
+	f.Add(testRatchetTree(f))
+	f.Add([]byte{1, 0})
+	kp, err := NewKeyPackage([]byte("fuzz"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var tree RatchetTree
+		if tree.Unmarshal(b) != nil {
+			return
+		}
+		if got := tree.Marshal(); !bytes.Equal(got, b) {
+			t.Fatalf("re-encoding differs")
+		}
+		tree.TreeHash()
+		_ = tree.verifyParentHashes()
+		_ = tree.verifyLeaves([]byte("g"))
+		for x := range tree.nodes {
+			tree.resolution(nodeIndex(x))
+		}
+		for i := uint32(0); i < tree.leafCount(); i++ {
+			tree.filteredDirectPath(LeafIndex(i))
+		}
+		c := tree.clone()
+		leaf := kp.KeyPackage.LeafNode
+		if _, err := c.addLeaf(&leaf); err != nil && c.leafCount() < maxTreeLeaves {
+			t.Fatal(err)
+		}
+		for i := uint32(0); i < c.leafCount(); i++ {
+			if c.Leaf(LeafIndex(i)) != nil && c.leafCount() > 1 {
+				_ = c.removeLeaf(LeafIndex(i))
+				break
+			}
+		}
+		c.TreeHash()
+	})
 }
 
 // testGroupMessages returns encoded MLSMessages of a small group's life: a

@@ -9,22 +9,40 @@ import (
 // timestamps (https://discord.com/developers/docs/reference#snowflakes).
 const discordEpoch = 1420070400000
 
-// snowflakes issues unique IDs whose timestamp part strictly increases, one
-// millisecond at least per ID, so that consecutive guilds land on different
-// shards by the formula (guild_id >> 22) % num_shards.
+// snowflakes issues unique IDs. Guild IDs come from their own worker (1)
+// with a timestamp one millisecond after the previous guild's at least, so
+// that consecutive guilds land on consecutive shards by the formula
+// (guild_id >> 22) % num_shards; other IDs come from worker 0.
 type snowflakes struct {
-	lastMS int64
-	inc    int64
+	lastMS, lastGuildMS int64
+	inc                 int64
 }
 
 func (g *snowflakes) next() string {
 	ms := time.Now().UnixMilli() - discordEpoch
-	if ms <= g.lastMS {
-		ms = g.lastMS + 1
+	if ms < g.lastMS {
+		ms = g.lastMS
+	}
+	if ms == g.lastMS && g.inc == 0xfff {
+		ms++
+	}
+	if ms != g.lastMS {
+		g.inc = 0
+	} else {
+		g.inc++
 	}
 	g.lastMS = ms
-	g.inc = (g.inc + 1) & 0xfff
 	return strconv.FormatUint(uint64(ms)<<22|uint64(g.inc), 10)
+}
+
+func (g *snowflakes) nextGuild() string {
+	ms := time.Now().UnixMilli() - discordEpoch
+	if ms <= g.lastGuildMS {
+		ms = g.lastGuildMS + 1
+	}
+	g.lastGuildMS = ms
+	const worker = 1 << 17
+	return strconv.FormatUint(uint64(ms)<<22|worker, 10)
 }
 
 // ShardOf returns the shard that receives a guild's events: (guild_id >> 22)

@@ -172,7 +172,7 @@ func (s *Server) AddUser(u User) string {
 func (s *Server) AddGuild(name string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	id := s.snow.next()
+	id := s.snow.nextGuild()
 	ownerID := s.snow.next()
 	s.w.users[ownerID] = &user{ID: ownerID, Username: name + "-owner"}
 	g := &guild{

@@ -409,37 +409,7 @@ func (d *Decoder) stereo(h header, g *granule, sc *chanScale, nz *[2]int) {
 	ri := h.rateIndex()
 	lsf := h.version != mpeg1
 	apply := func(lo, hi, pos, maxPos int) {
-		if lsf {
-			if pos == maxPos {
-				if ms {
-					msRange(left, right, lo, hi)
-				}
-				return
-			}
-			kl, kr := float32(1), float32(1)
-			t := &isLSF[sc.isLSF]
-			if pos&1 == 1 {
-				kl = t[(pos+1)>>1]
-			} else {
-				kr = t[pos>>1]
-			}
-			for i := lo; i < hi; i++ {
-				x := left[i]
-				left[i], right[i] = x*kl, x*kr
-			}
-			return
-		}
-		if pos >= 7 {
-			if ms {
-				msRange(left, right, lo, hi)
-			}
-			return
-		}
-		kl, kr := isRatioL[pos], isRatioR[pos]
-		for i := lo; i < hi; i++ {
-			x := left[i]
-			left[i], right[i] = x*kl, x*kr
-		}
+		intensityRange(left, right, lo, hi, pos, maxPos, lsf, ms, sc.isLSF)
 	}
 	if !g.shortBlocks() {
 		sfbL := &sfbLong[ri]
@@ -496,6 +466,34 @@ func (d *Decoder) stereo(h header, g *granule, sc *chanScale, nz *[2]int) {
 			b := min(sfb, 11)
 			apply(lo, lo+width, sc.s[b][w], sc.maxS[b][w])
 		}
+	}
+}
+
+// intensityRange reconstructs lines [lo, hi) of both channels from the left
+// one with intensity position pos; an illegal position (7 for MPEG-1, the
+// band's largest codable value for MPEG-2) falls back to mid/side or plain
+// stereo.
+func intensityRange(left, right *[576]float32, lo, hi, pos, maxPos int, lsf, ms bool, isScale int) {
+	var kl, kr float32
+	switch {
+	case lsf && pos != maxPos:
+		kl, kr = 1, 1
+		if pos&1 == 1 {
+			kl = isLSF[isScale][min((pos+1)>>1, 31)]
+		} else {
+			kr = isLSF[isScale][min(pos>>1, 31)]
+		}
+	case !lsf && pos < 7:
+		kl, kr = isRatioL[pos], isRatioR[pos]
+	default:
+		if ms {
+			msRange(left, right, lo, hi)
+		}
+		return
+	}
+	for i := lo; i < hi; i++ {
+		x := left[i]
+		left[i], right[i] = x*kl, x*kr
 	}
 }
 

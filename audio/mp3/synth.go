@@ -32,31 +32,71 @@ func init() {
 	}
 }
 
-// dct computes the unnormalized DCT-II X[m] = Σ x[k] cos(πm(2k+1)/2n) of x in
-// place, using tmp (same length) as scratch; n = len(x) is a power of two.
-func dct(x, tmp []float32, lg int) {
-	n := len(x)
-	if n == 2 {
-		a, b := x[0], x[1]
-		x[0] = a + b
-		x[1] = (a - b) * 0.70710678118654752
-		return
+// dct32 computes the unnormalized DCT-II X[m] = Σ x[k] cos(πm(2k+1)/64) in
+// place by Lee's recursive factorization: the even outputs are the DCT of
+// the folded sums, the odd ones come from the DCT of the scaled differences.
+// Each size has its own function on fixed-size arrays (no bounds checks).
+func dct32(x *[32]float32) {
+	var a, b [16]float32
+	c := (*[16]float32)(dctCoef[5])
+	for i := 0; i < 16; i++ {
+		u, v := x[i], x[31-i]
+		a[i] = u + v
+		b[i] = (u - v) * c[i]
 	}
-	half := n / 2
-	c := dctCoef[lg]
-	for i := 0; i < half; i++ {
-		a, b := x[i], x[n-1-i]
-		tmp[i] = a + b
-		tmp[half+i] = (a - b) * c[i]
+	dct16(&a)
+	dct16(&b)
+	for i := 0; i < 15; i++ {
+		x[2*i] = a[i]
+		x[2*i+1] = b[i] + b[i+1]
 	}
-	dct(tmp[:half], x[:half], lg-1)
-	dct(tmp[half:n], x[half:n], lg-1)
-	for i := 0; i < half-1; i++ {
-		x[2*i] = tmp[i]
-		x[2*i+1] = tmp[half+i] + tmp[half+i+1]
+	x[30] = a[15]
+	x[31] = b[15]
+}
+
+func dct16(x *[16]float32) {
+	var a, b [8]float32
+	c := (*[8]float32)(dctCoef[4])
+	for i := 0; i < 8; i++ {
+		u, v := x[i], x[15-i]
+		a[i] = u + v
+		b[i] = (u - v) * c[i]
 	}
-	x[n-2] = tmp[half-1]
-	x[n-1] = tmp[n-1]
+	dct8(&a)
+	dct8(&b)
+	for i := 0; i < 7; i++ {
+		x[2*i] = a[i]
+		x[2*i+1] = b[i] + b[i+1]
+	}
+	x[14] = a[7]
+	x[15] = b[7]
+}
+
+func dct8(x *[8]float32) {
+	var a, b [4]float32
+	c := (*[4]float32)(dctCoef[3])
+	for i := 0; i < 4; i++ {
+		u, v := x[i], x[7-i]
+		a[i] = u + v
+		b[i] = (u - v) * c[i]
+	}
+	dct4(&a)
+	dct4(&b)
+	x[0], x[1] = a[0], b[0]+b[1]
+	x[2], x[3] = a[1], b[1]+b[2]
+	x[4], x[5] = a[2], b[2]+b[3]
+	x[6], x[7] = a[3], b[3]
+}
+
+func dct4(x *[4]float32) {
+	c := (*[2]float32)(dctCoef[2])
+	a0, a1 := x[0]+x[3], x[1]+x[2]
+	b0, b1 := (x[0]-x[3])*c[0], (x[1]-x[2])*c[1]
+	// Two-point DCTs of (a0, a1) and (b0, b1).
+	const r = 0.70710678118654752
+	A0, A1 := a0+a1, (a0-a1)*r
+	B0, B1 := b0+b1, (b0-b1)*r
+	x[0], x[1], x[2], x[3] = A0, B0+B1, A1, B1
 }
 
 // synth is one channel's filterbank state: the V vector is kept twice
@@ -65,7 +105,6 @@ type synth struct {
 	v   [2048]float32
 	off int
 	x   [32]float32
-	tmp [32]float32
 }
 
 func (s *synth) reset() {
@@ -78,9 +117,9 @@ func (s *synth) slot(in *[32]float32, out []float32, stride int) {
 	s.off = (s.off - 64) & 1023
 	x := &s.x
 	*x = *in
-	dct(x[:], s.tmp[:], 5)
-	v := s.v[s.off : s.off+64]
-	v2 := s.v[s.off+1024 : s.off+1024+64]
+	dct32(x)
+	v := (*[64]float32)(s.v[s.off:])
+	v2 := (*[64]float32)(s.v[s.off+1024:])
 	for i := 0; i < 16; i++ {
 		v[i] = x[16+i]
 		v[48+i] = -x[i]
@@ -89,11 +128,11 @@ func (s *synth) slot(in *[32]float32, out []float32, stride int) {
 	for i := 17; i < 48; i++ {
 		v[i] = -x[48-i]
 	}
-	copy(v2, v)
+	*v2 = *v
 	var acc [32]float32
 	for i := 0; i < 8; i++ {
-		vv := s.v[s.off+128*i : s.off+128*i+128]
-		d := synthWindow[64*i : 64*i+64]
+		vv := (*[128]float32)(s.v[s.off+128*i:])
+		d := (*[64]float32)(synthWindow[64*i:])
 		for j := 0; j < 32; j++ {
 			acc[j] += vv[j]*d[j] + vv[96+j]*d[32+j]
 		}

@@ -330,8 +330,8 @@ func (s *httpSource) fill() error {
 					return io.EOF
 				}
 				var se *HTTPStatusError
-				if errors.As(err, &se) {
-					return err
+				if errors.As(err, &se) && se.StatusCode < 500 {
+					return err // 4xx on resume: retrying will not help
 				}
 				lastErr = err
 				if err := s.retry(lastErr); err != nil {

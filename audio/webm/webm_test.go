@@ -217,20 +217,34 @@ func checkSeeks(t *testing.T, r *OpusReader, starts []int64, targets []int64) {
 }
 
 func TestSeekWithCues(t *testing.T) {
-	path, data := opusWebM(t, "8", "webm", "-cluster_time_limit", "500")
-	r, err := NewOpusReader(bytes.NewReader(data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkSeeks(t, r, ffprobeStarts(t, path), []int64{0, 1, 311, 960, 47999, 48000, 123456, 200000, 300001, 383000, 5})
-	if len(r.cues) < 10 {
-		t.Errorf("%d cue points loaded, want about 16", len(r.cues))
-	}
-	if _, err := r.SeekSample(1 << 40); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.ReadPacket(); err != io.EOF {
-		t.Errorf("ReadPacket after seeking past the end: %v", err)
+	for _, tc := range []struct {
+		name  string
+		extra []string
+		front bool
+	}{
+		{"cues at end", nil, false},
+		{"cues before clusters", []string{"-cues_to_front", "1"}, true}, // like YouTube's DASH files
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path, data := opusWebM(t, "8", "webm", append([]string{"-cluster_time_limit", "500"}, tc.extra...)...)
+			r, err := NewOpusReader(bytes.NewReader(data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.cuesLoaded != tc.front {
+				t.Errorf("cues read at open: %v, want %v", r.cuesLoaded, tc.front)
+			}
+			checkSeeks(t, r, ffprobeStarts(t, path), []int64{0, 1, 311, 960, 47999, 48000, 123456, 200000, 300001, 383000, 5})
+			if len(r.cues) < 10 {
+				t.Errorf("%d cue points loaded, want about 16", len(r.cues))
+			}
+			if _, err := r.SeekSample(1 << 40); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := r.ReadPacket(); err != io.EOF {
+				t.Errorf("ReadPacket after seeking past the end: %v", err)
+			}
+		})
 	}
 }
 

@@ -65,9 +65,13 @@ type FrameEncryptor interface {
 	EncryptFrame(dst, frame []byte) ([]byte, error)
 }
 
-// DAVEHandler receives the DAVE gateway messages (opcodes 21–31, JSON "d"
-// or binary payload) on the connection's goroutine; payload is only valid
-// during the call. It answers with Conn.SendJSON / Conn.SendBinary.
+// DAVEHandler is the hook for end-to-end encryption (DAVE) on the gateway
+// side. It receives every gateway message the client does not handle itself:
+// who is in the call (op 11 clients connect, op 13 client disconnect) and the
+// DAVE opcodes 21–31, JSON ("d" as payload) or binary (the bytes after the
+// opcode). It runs on the connection's goroutine, must not block, and
+// payload is only valid during the call. It answers with Conn.SendJSON and
+// Conn.SendBinary; Conn.DAVEProtocolVersion tells what the server chose.
 type DAVEHandler interface {
 	HandleDAVE(c *Conn, op int, binary bool, payload []byte)
 }
@@ -238,6 +242,7 @@ type Conn struct {
 	hdr         rtp.Header
 	hdrBuf      [rtp.FixedHeaderLen]byte
 	sent        atomic.Uint64
+	daveVersion atomic.Int32
 }
 
 type sourceBox struct{ s FrameSource }
@@ -301,6 +306,10 @@ func (c *Conn) SetSource(s FrameSource) {
 	}
 	c.source.Store(&sourceBox{s})
 }
+
+// DAVEProtocolVersion returns the dave_protocol_version of the current
+// session's Session Description (0: transport encryption only).
+func (c *Conn) DAVEProtocolVersion() int { return int(c.daveVersion.Load()) }
 
 // PacketsSent returns how many RTP packets the connection has sent.
 func (c *Conn) PacketsSent() uint64 { return c.sent.Load() }
@@ -495,6 +504,7 @@ func (c *Conn) newSession(ctx context.Context) error {
 		l.close()
 		return err
 	}
+	c.daveVersion.Store(int32(sd.DAVE))
 	if sd.DAVE > 0 && c.cfg.Encryptor == nil {
 		c.log.Warn("voice: server announced DAVE but no encryptor is set", "version", sd.DAVE)
 	}
@@ -585,7 +595,7 @@ func (c *Conn) expect(ctx context.Context, l *link, op int, v any) error {
 				}
 				return nil
 			}
-			c.handleOther(m, f)
+			c.handleOther(m)
 		case <-ctx.Done():
 			return fmt.Errorf("%w: waiting for op %d: %w", errHandshake, op, ctx.Err())
 		}
@@ -616,11 +626,15 @@ func (c *Conn) track(f frame) (*message, error) {
 	return &m, nil
 }
 
-func (c *Conn) handleOther(m *message, f frame) {
-	if m.Op >= opDAVEFirst && m.Op <= opDAVELast && c.cfg.DAVE != nil {
+// handleOther passes messages the client does not handle to the DAVE hook.
+func (c *Conn) handleOther(m *message) {
+	switch m.Op {
+	case opReady, opSessionDescription, opHeartbeatACK, opHello, opResumed:
+		return
+	}
+	if c.cfg.DAVE != nil {
 		c.cfg.DAVE.HandleDAVE(c, m.Op, false, m.D)
 	}
-	_ = f
 }
 
 func (c *Conn) discover(ctx context.Context, addr string, ssrc uint32) (net.Conn, netip.AddrPort, error) {

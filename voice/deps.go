@@ -17,7 +17,8 @@ type WSConn interface {
 	// Read returns the next message. A close by the peer is returned as a
 	// *CloseError carrying the close code.
 	Read(ctx context.Context) (binary bool, data []byte, err error)
-	// Write sends one text (JSON) or binary message.
+	// Write sends one text (JSON) or binary message; it must be safe to call
+	// from several goroutines (the DAVE hook writes too).
 	Write(ctx context.Context, binary bool, data []byte) error
 	// Close sends a close frame with code and closes the connection.
 	Close(code int, reason string) error

@@ -288,7 +288,7 @@ func (c *Conn) serve(l *link) outcome {
 				acked = true
 				continue
 			}
-			c.handleOther(m, f)
+			c.handleOther(m)
 		case <-hb.C():
 			if !acked {
 				// A missed ACK means a zombie connection: resume on a new one.

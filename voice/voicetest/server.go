@@ -8,10 +8,15 @@
 // (close codes, dropped sockets, dropped or delayed UDP, refused resumes,
 // moving sessions to another server).
 //
+// Like Discord, the server tells each session who else is in the call: op 11
+// (clients connect, with user_ids) when a session has selected its protocol,
+// op 13 (client disconnect) when one ends.
+//
 // DAVE plugs in through Config.DAVE (see DAVEHandler): the server then
 // announces the handler's protocol version in Session Description and hands it
 // every client message with opcodes 21–31, JSON or binary; the handler answers
-// with Session.Send and Session.SendBinary.
+// with Session.Send and Session.SendBinary, and finds the other members of a
+// call with Server.Sessions.
 //
 // https://docs.discord.com/developers/topics/voice-connections
 package voicetest
@@ -49,6 +54,8 @@ const (
 	OpResume             = 7
 	OpHello              = 8
 	OpResumed            = 9
+	OpClientsConnect     = 11
+	OpClientDisconnect   = 13
 	// OpDAVEFirst and OpDAVELast bound the DAVE opcodes handed to Config.DAVE.
 	OpDAVEFirst = 21
 	OpDAVELast  = 31
@@ -350,11 +357,28 @@ func (s *Server) MoveTo(dst *Server, newToken string) {
 
 func (s *Server) forget(ss *Session) {
 	s.mu.Lock()
-	if s.sessions[ss.key()] == ss {
+	gone := s.sessions[ss.key()] == ss
+	if gone {
 		delete(s.sessions, ss.key())
 	}
 	s.mu.Unlock()
 	s.bySSRC.Delete(ss.SSRC)
+	if gone && ss.ready() {
+		for _, o := range s.peers(ss) {
+			_ = o.Send(OpClientDisconnect, map[string]any{"user_id": ss.UserID})
+		}
+	}
+}
+
+// peers returns the other media-ready sessions of ss's guild.
+func (s *Server) peers(ss *Session) []*Session {
+	var out []*Session
+	for _, o := range s.Sessions() {
+		if o != ss && o.ServerID == ss.ServerID && o.ready() {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // Session is the server's view of one voice session; it outlives the
@@ -870,6 +894,14 @@ func (s *Server) handle(c *wsConn, sessp **Session, m *inMsg) int {
 			"mode": sp.Data.Mode, "secret_key": ints, "dave_protocol_version": dave,
 			"audio_codec": "opus", "video_codec": nil, "media_session_id": fmt.Sprintf("%x", key[:8]),
 		})
+		if peers := s.peers(sess); len(peers) > 0 {
+			ids := make([]string, len(peers))
+			for i, o := range peers {
+				ids[i] = o.UserID
+				_ = o.Send(OpClientsConnect, map[string]any{"user_ids": []string{sess.UserID}})
+			}
+			_ = sess.Send(OpClientsConnect, map[string]any{"user_ids": ids})
+		}
 		s.mu.Lock()
 		s.notifyLocked()
 		s.mu.Unlock()

@@ -457,12 +457,27 @@ func restoreLPC(s []int64, coef []int64, shift uint) {
 		}
 		return
 	}
-	for i := order; i < len(s); i++ {
+	// Other orders: pad the coefficients with leading zeros to a multiple of
+	// four and unroll; the first samples, short of history, go one by one.
+	p := (order + 3) &^ 3
+	var padded [32]int64
+	copy(padded[p-order:p], coef)
+	c := padded[:p]
+	for i := order; i < min(p, len(s)); i++ {
 		h := s[i-order : i]
 		h = h[:len(coef)]
 		var sum int64
-		for j, c := range coef {
-			sum += c * h[j]
+		for j, cj := range coef {
+			sum += cj * h[j]
+		}
+		s[i] += sum >> shift
+	}
+	for i := p; i < len(s); i++ {
+		h := s[i-p : i]
+		h = h[:len(c)]
+		var sum int64
+		for j := 0; j+3 < len(c) && j+3 < len(h); j += 4 {
+			sum += c[j]*h[j] + c[j+1]*h[j+1] + c[j+2]*h[j+2] + c[j+3]*h[j+3]
 		}
 		s[i] += sum >> shift
 	}

@@ -401,11 +401,13 @@ func (g *Group) applyProposals(ps []*PendingProposal, committer LeafIndex) (*pro
 		e.extensions = gce[0].Proposal.Extensions
 		e.pathNeeded = true
 	}
+	touched := map[LeafIndex]bool{} // RFC 9420 §12.2: one Update or Remove per leaf
 	for _, p := range byType(ProposalUpdate) {
 		sender := LeafIndex(p.Sender.Index)
-		if sender == committer {
+		if sender == committer || touched[sender] {
 			return nil, ErrInvalidProposal
 		}
+		touched[sender] = true
 		if err := e.tree.updateLeaf(sender, p.Proposal.LeafNode); err != nil {
 			return nil, ErrInvalidProposal
 		}
@@ -414,9 +416,10 @@ func (g *Group) applyProposals(ps []*PendingProposal, committer LeafIndex) (*pro
 	for _, p := range byType(ProposalRemove) {
 		idx := p.Proposal.Removed
 		l := e.tree.Leaf(idx)
-		if l == nil || idx == committer {
+		if l == nil || idx == committer || touched[idx] {
 			return nil, ErrInvalidProposal
 		}
+		touched[idx] = true
 		e.removed = append(e.removed, Member{Index: idx, Identity: l.Credential.Identity, SignatureKey: l.SignatureKey})
 		e.tree.blankPath(idx)
 		e.pathNeeded = true

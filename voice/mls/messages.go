@@ -1,5 +1,7 @@
 package mls
 
+import "errors"
+
 // Wire structures of RFC 9420 §6-§12. Every struct encodes with the TLS
 // presentation language and MLS varint vector headers; decoding requires the
 // exact encoding, so Unmarshal followed by Marshal reproduces the input.
@@ -308,8 +310,32 @@ func (l *LeafNode) sign(priv *SignaturePrivateKey, groupID []byte, leaf LeafInde
 
 // Verify checks the leaf's signature; groupID and leaf matter only for
 // update and commit leaves.
+// It also applies the self-consistency rules of RFC 9420 §7.3: the
+// credential type and every non-default leaf extension must appear in the
+// leaf's own capabilities.
 func (l *LeafNode) Verify(groupID []byte, leaf LeafIndex) error {
+	if !containsU16(l.Capabilities.Credentials, uint16(l.Credential.Type)) {
+		return ErrUnsupportedCapability
+	}
+	for _, e := range l.Extensions {
+		if e.Type > ExtExternalSenders && !containsU16(l.Capabilities.Extensions, uint16(e.Type)) {
+			return ErrUnsupportedCapability
+		}
+	}
 	return VerifyWithLabel(l.SignatureKey, "LeafNodeTBS", l.tbs(groupID, leaf), l.Signature)
+}
+
+// ErrUnsupportedCapability means a leaf uses a credential type or extension
+// its capabilities do not list.
+var ErrUnsupportedCapability = errors.New("mls: leaf uses a capability it does not advertise")
+
+func containsU16(l []uint16, v uint16) bool {
+	for _, x := range l {
+		if x == v {
+			return true
+		}
+	}
+	return false
 }
 
 // KeyPackage advertises a client that can be added to groups (RFC 9420 §10).

@@ -606,3 +606,55 @@ func FuzzOpusHead(f *testing.F) {
 		PacketSamples(data)
 	})
 }
+
+// TestWriterBigTagsAndFlush: an OpusTags packet spanning pages (cover art
+// sized) and explicit Flush calls still give a file ffprobe and our reader
+// read packet for packet.
+func TestWriterBigTagsAndFlush(t *testing.T) {
+	cfg := DefaultOpusWriterConfig()
+	cfg.Comments = []string{"TITLE=big", "METADATA_BLOCK_PICTURE=" + strings.Repeat("A", 150_000)}
+	var buf bytes.Buffer
+	w, err := NewOpusWriter(&buf, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want [][]byte
+	for i := range 30 {
+		p := bytes.Repeat([]byte{byte(i)}, 100+i)
+		p[0] = 0xfc
+		want = append(want, p)
+		if err := w.WritePacket(p, 960); err != nil {
+			t.Fatal(err)
+		}
+		if i%7 == 0 {
+			if err := w.Flush(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WritePacket(want[0], 960); err == nil {
+		t.Error("WritePacket after Close succeeded")
+	}
+	r, err := NewOpusReader(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Tags().Vendor != "quaver" || len(r.Tags().Comments) == 0 || r.Tags().Comments[0] != "TITLE=big" {
+		t.Errorf("tags %q", r.Tags().Comments[:min(1, len(r.Tags().Comments))])
+	}
+	if r.Duration() != 30*960-312 {
+		t.Errorf("Duration %d", r.Duration())
+	}
+	got := readAll(t, r)
+	if len(got) != len(want) {
+		t.Fatalf("%d packets, wrote %d", len(got), len(want))
+	}
+	path := filepath.Join(t.TempDir(), "tags.opus")
+	os.WriteFile(path, buf.Bytes(), 0o644)
+	if pk := ffprobePackets(t, path); len(pk) != len(want) {
+		t.Errorf("ffprobe sees %d packets, wrote %d", len(pk), len(want))
+	}
+}

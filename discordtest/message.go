@@ -188,6 +188,8 @@ func (c Choice) StringValue() string {
 	return string(c.Value)
 }
 
+const flagComponentsV2 = 1 << 15
+
 // formErrors builds Discord's nested "errors" object of a 50035 reply.
 type formErrors map[string]any
 
@@ -261,7 +263,10 @@ func (p *messagePayload) validate(prefix []string) *apiError {
 			f.add(join(prefix, "embeds"), "MAX_EMBED_SIZE_EXCEEDED", fmt.Sprintf("Embed size exceeds maximum size of %d", maxEmbedTotal))
 		}
 	}
-	if p.Components != nil {
+	// Components v2 messages (flag 1<<15) and modals (custom_id+title) lay
+	// out other component types; only classic message rows are checked.
+	v2 := p.Flags != nil && *p.Flags&flagComponentsV2 != 0
+	if p.Components != nil && !v2 && p.CustomID == "" {
 		validateComponents(f, join(prefix, "components"), *p.Components)
 	}
 	if p.Choices != nil {

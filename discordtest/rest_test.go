@@ -248,3 +248,12 @@ func TestInteractionCallbackRules(t *testing.T) {
 		t.Fatalf("late callback: %d %v", status, body)
 	}
 }
+
+func newAuthedRequest(srv *Server, method, path string) (*http.Request, error) {
+	r, err := http.NewRequest(method, "https://discord.com/api/v10"+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	r.Header.Set("Authorization", "Bot "+srv.Token())
+	return r, nil
+}

@@ -12,14 +12,14 @@ type backend struct {
 	name string
 	// setup prepares an isolated namespace and returns an opener of Stores
 	// sharing it. cfg carries test tuning; setup fills in where data lives.
-	setup func(t *testing.T) (open func(t *testing.T, cfg Config) *Store)
+	setup func(t testing.TB) (open func(t testing.TB, cfg Config) *Store)
 	// multiNode: two Stores from one setup may be open at once and share state.
 	multiNode bool
 	// plant writes raw bytes as guildID's stored snapshot, bypassing validation.
 	plant func(t *testing.T, s *Store, guildID string, data []byte)
 }
 
-func mustOpen(t *testing.T, cfg Config) *Store {
+func mustOpen(t testing.TB, cfg Config) *Store {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -37,9 +37,9 @@ func mustOpen(t *testing.T, cfg Config) *Store {
 
 var embeddedBackend = backend{
 	name: "embedded",
-	setup: func(t *testing.T) func(*testing.T, Config) *Store {
+	setup: func(t testing.TB) func(testing.TB, Config) *Store {
 		path := filepath.Join(t.TempDir(), "quaver.db")
-		return func(t *testing.T, cfg Config) *Store {
+		return func(t testing.TB, cfg Config) *Store {
 			cfg.Path = path
 			return mustOpen(t, cfg)
 		}
@@ -55,11 +55,11 @@ var embeddedBackend = backend{
 var redisBackendT = backend{
 	name:      "redis",
 	multiNode: true,
-	setup: func(t *testing.T) func(*testing.T, Config) *Store {
+	setup: func(t testing.TB) func(testing.TB, Config) *Store {
 		u := redisURL(t)
 		prefix := redisPrefix + testName(t) + ":"
 		dir := t.TempDir()
-		return func(t *testing.T, cfg Config) *Store {
+		return func(t testing.TB, cfg Config) *Store {
 			cfg.RedisURL, cfg.KeyPrefix = u, prefix
 			cfg.Path = filepath.Join(dir, randomHex(4)+".db") // durable records of a Redis-only node
 			if cfg.RetryInterval == 0 {
@@ -83,9 +83,9 @@ var redisBackendT = backend{
 var postgresBackendT = backend{
 	name:      "postgres",
 	multiNode: true,
-	setup: func(t *testing.T) func(*testing.T, Config) *Store {
+	setup: func(t testing.TB) func(testing.TB, Config) *Store {
 		u := pgURL(t)
-		return func(t *testing.T, cfg Config) *Store {
+		return func(t testing.TB, cfg Config) *Store {
 			cfg.PostgresURL = u
 			return mustOpen(t, cfg)
 		}

@@ -18,7 +18,7 @@ func runContract(t *testing.T, b backend) {
 	open := b.setup(t)
 	tests := []struct {
 		name string
-		run  func(t *testing.T, open func(*testing.T, Config) *Store, b backend)
+		run  func(t *testing.T, open func(testing.TB, Config) *Store, b backend)
 	}{
 		{"SnapshotMissing", testSnapshotMissing},
 		{"SnapshotRoundTrip", testSnapshotRoundTrip},
@@ -77,7 +77,7 @@ func wantErr(t *testing.T, err, target error, guild string) {
 	}
 }
 
-func testSnapshotMissing(t *testing.T, open func(*testing.T, Config) *Store, _ backend) {
+func testSnapshotMissing(t *testing.T, open func(testing.TB, Config) *Store, _ backend) {
 	s := open(t, Config{})
 	g := gid(t, 1)
 	_, err := s.Snapshots.Get(ctxT(t), g)
@@ -88,7 +88,7 @@ func testSnapshotMissing(t *testing.T, open func(*testing.T, Config) *Store, _ b
 	}
 }
 
-func testSnapshotRoundTrip(t *testing.T, open func(*testing.T, Config) *Store, _ backend) {
+func testSnapshotRoundTrip(t *testing.T, open func(testing.TB, Config) *Store, _ backend) {
 	s := open(t, Config{})
 	ctx := ctxT(t)
 	g := gid(t, 1)
@@ -111,7 +111,7 @@ func testSnapshotRoundTrip(t *testing.T, open func(*testing.T, Config) *Store, _
 	}
 }
 
-func testSnapshotVersionConflict(t *testing.T, open func(*testing.T, Config) *Store, _ backend) {
+func testSnapshotVersionConflict(t *testing.T, open func(testing.TB, Config) *Store, _ backend) {
 	s := open(t, Config{})
 	ctx := ctxT(t)
 	g := gid(t, 1)
@@ -137,7 +137,7 @@ func testSnapshotVersionConflict(t *testing.T, open func(*testing.T, Config) *St
 	}
 }
 
-func testSnapshotUpdate(t *testing.T, open func(*testing.T, Config) *Store, _ backend) {
+func testSnapshotUpdate(t *testing.T, open func(testing.TB, Config) *Store, _ backend) {
 	s := open(t, Config{})
 	ctx := ctxT(t)
 	g := gid(t, 1)
@@ -161,7 +161,7 @@ func testSnapshotUpdate(t *testing.T, open func(*testing.T, Config) *Store, _ ba
 	}
 }
 
-func testSnapshotCheckpoint(t *testing.T, open func(*testing.T, Config) *Store, _ backend) {
+func testSnapshotCheckpoint(t *testing.T, open func(testing.TB, Config) *Store, _ backend) {
 	s := open(t, Config{})
 	ctx := ctxT(t)
 	g := gid(t, 1)
@@ -190,7 +190,7 @@ func testSnapshotCheckpoint(t *testing.T, open func(*testing.T, Config) *Store, 
 	wantErr(t, s.Snapshots.Checkpoint(ctx, g, -time.Second), ErrInvalid, g)
 }
 
-func testSnapshotListDelete(t *testing.T, open func(*testing.T, Config) *Store, _ backend) {
+func testSnapshotListDelete(t *testing.T, open func(testing.TB, Config) *Store, _ backend) {
 	s := open(t, Config{})
 	ctx := ctxT(t)
 	prefix := gid(t, 0)
@@ -237,7 +237,7 @@ func testSnapshotListDelete(t *testing.T, open func(*testing.T, Config) *Store, 
 	}
 }
 
-func testSnapshotBadData(t *testing.T, open func(*testing.T, Config) *Store, b backend) {
+func testSnapshotBadData(t *testing.T, open func(testing.TB, Config) *Store, b backend) {
 	s := open(t, Config{Limits: Limits{MaxSnapshotBytes: 1 << 20}})
 	ctx := ctxT(t)
 	good := gid(t, 0)
@@ -295,7 +295,7 @@ func testSnapshotBadData(t *testing.T, open func(*testing.T, Config) *Store, b b
 	}
 }
 
-func testSnapshotInvalid(t *testing.T, open func(*testing.T, Config) *Store, _ backend) {
+func testSnapshotInvalid(t *testing.T, open func(testing.TB, Config) *Store, _ backend) {
 	s := open(t, Config{})
 	ctx := ctxT(t)
 	g := gid(t, 1)
@@ -324,7 +324,7 @@ func testSnapshotInvalid(t *testing.T, open func(*testing.T, Config) *Store, _ b
 
 // testSnapshotConcurrent: two writers (two Stores when the backend is shared
 // by nodes) each add 500 to one guild's counter; not one update may be lost.
-func testSnapshotConcurrent(t *testing.T, open func(*testing.T, Config) *Store, b backend) {
+func testSnapshotConcurrent(t *testing.T, open func(testing.TB, Config) *Store, b backend) {
 	const perWriter = 500
 	a := open(t, Config{})
 	other := a
@@ -365,7 +365,7 @@ func testSnapshotConcurrent(t *testing.T, open func(*testing.T, Config) *Store, 
 	}
 }
 
-func testSettings(t *testing.T, open func(*testing.T, Config) *Store, _ backend) {
+func testSettings(t *testing.T, open func(testing.TB, Config) *Store, _ backend) {
 	s := open(t, Config{})
 	ctx := ctxT(t)
 	g := gid(t, 1)
@@ -396,7 +396,7 @@ func testSettings(t *testing.T, open func(*testing.T, Config) *Store, _ backend)
 	}
 }
 
-func testEntitlements(t *testing.T, open func(*testing.T, Config) *Store, _ backend) {
+func testEntitlements(t *testing.T, open func(testing.TB, Config) *Store, _ backend) {
 	s := open(t, Config{})
 	ctx := ctxT(t)
 	now := time.Now().UTC().Truncate(time.Microsecond)
@@ -460,7 +460,7 @@ func testEntitlements(t *testing.T, open func(*testing.T, Config) *Store, _ back
 	}
 }
 
-func testHistory(t *testing.T, open func(*testing.T, Config) *Store, _ backend) {
+func testHistory(t *testing.T, open func(testing.TB, Config) *Store, _ backend) {
 	s := open(t, Config{Limits: Limits{HistoryPerGuild: 10}})
 	ctx := ctxT(t)
 	g := gid(t, 1)
@@ -491,7 +491,7 @@ func testHistory(t *testing.T, open func(*testing.T, Config) *Store, _ backend) 
 	}
 }
 
-func testPlaylists(t *testing.T, open func(*testing.T, Config) *Store, _ backend) {
+func testPlaylists(t *testing.T, open func(testing.TB, Config) *Store, _ backend) {
 	s := open(t, Config{Limits: Limits{MaxPlaylistTracks: 50}})
 	ctx := ctxT(t)
 	owner := gid(t, 1)
@@ -525,7 +525,7 @@ func testPlaylists(t *testing.T, open func(*testing.T, Config) *Store, _ backend
 	}
 }
 
-func testLeases(t *testing.T, open func(*testing.T, Config) *Store, _ backend) {
+func testLeases(t *testing.T, open func(testing.TB, Config) *Store, _ backend) {
 	s := open(t, Config{})
 	ctx := ctxT(t)
 	key := gid(t, 1)
@@ -582,7 +582,7 @@ func testLeases(t *testing.T, open func(*testing.T, Config) *Store, _ backend) {
 	}
 }
 
-func testRateLimiter(t *testing.T, open func(*testing.T, Config) *Store, _ backend) {
+func testRateLimiter(t *testing.T, open func(testing.TB, Config) *Store, _ backend) {
 	s := open(t, Config{})
 	ctx := ctxT(t)
 	key := gid(t, 1)
@@ -605,7 +605,7 @@ func testRateLimiter(t *testing.T, open func(*testing.T, Config) *Store, _ backe
 	}
 }
 
-func testTrackCache(t *testing.T, open func(*testing.T, Config) *Store, b backend) {
+func testTrackCache(t *testing.T, open func(testing.TB, Config) *Store, b backend) {
 	reg := prometheus.NewRegistry()
 	s := open(t, Config{Registerer: reg})
 	ctx := ctxT(t)

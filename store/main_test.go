@@ -31,7 +31,14 @@ var (
 	redisPrefix = "quaver_test_" + runID + ":"
 )
 
+// quietRedis drops go-redis's own log lines (one per failed dial during the
+// outage tests); the store logs outages itself.
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}
+
 func TestMain(m *testing.M) {
+	redis.SetLogger(quietRedis{})
 	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
 		cleanupMu.Lock()
 		for i := len(cleanups) - 1; i >= 0; i-- {

@@ -49,6 +49,7 @@ func openRedis(ctx context.Context, cfg Config, m *metrics, local *localLimiter)
 	}
 	opt.MaxRetries = -1 // the store decides what to retry: a replayed CAS is not idempotent
 	opt.DialTimeout = min(cfg.OpTimeout, 2*time.Second)
+	opt.DialerRetries = 1 // an outage is handled by queueing, not by stalling callers in dial back-off
 	opt.ReadTimeout, opt.WriteTimeout = cfg.OpTimeout, cfg.OpTimeout
 	opt.ContextTimeoutEnabled = true
 	c := redis.NewClient(opt)

@@ -229,7 +229,26 @@ func (d *Decoder) decodeFrame(h *header) error {
 	if uint16(b.read(16)) != sum || b.eof {
 		return errCorrupt
 	}
-	// Undo inter-channel decorrelation (RFC 9639 section 4.2).
+	d.decorrelate(h)
+	// A CRC-valid frame can still hold samples outside the bit depth (an
+	// invalid stream): clamp them so output stays within full scale.
+	hi := int64(1)<<(h.bitDepth-1) - 1
+	lo := -hi - 1
+	for ch := range h.channels {
+		for i, v := range d.samples[ch][:bs] {
+			if v > hi {
+				d.samples[ch][i] = hi
+			} else if v < lo {
+				d.samples[ch][i] = lo
+			}
+		}
+	}
+	return nil
+}
+
+// decorrelate undoes inter-channel decorrelation (RFC 9639 section 4.2).
+func (d *Decoder) decorrelate(h *header) {
+	bs := h.blockSize
 	switch h.assign {
 	case assignLeftSide:
 		l, s := d.samples[0][:bs], d.samples[1][:bs]
@@ -249,7 +268,6 @@ func (d *Decoder) decodeFrame(h *header) error {
 			s[i] = (mid - s[i]) >> 1
 		}
 	}
-	return nil
 }
 
 // decodeSubframe decodes one channel of depth bits into s (RFC 9639 section 9.2).

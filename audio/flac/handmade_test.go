@@ -201,3 +201,27 @@ func TestCRCTables(t *testing.T) {
 		}
 	}
 }
+
+// TestOutOfRangeClamped decodes a CRC-valid but invalid stream whose
+// prediction leaves the 8-bit range: output is clamped to full scale.
+func TestOutOfRangeClamped(t *testing.T) {
+	x := make([]int64, 192)
+	for i := range x {
+		x[i] = int64(i) * 3 // up to 573, far above 127
+	}
+	sp := streamPlan{rate: 8000, bits: 8, samples: [][]int64{x}, blocks: []int{192},
+		frame: func(int) framePlan {
+			return framePlan{bsCode: 1, srCode: 4, bdCode: 1,
+				subframes: []subframePlan{{kind: "fixed", order: 1, res: rice(0, 2, false)}}}
+		}}
+	got := decodeFloat(t, sp.build(), 64)
+	if len(got) != len(x) {
+		t.Fatalf("%d samples, want %d", len(got), len(x))
+	}
+	for i, v := range got {
+		want := float32(min(x[i], 127)) / 128
+		if v != want {
+			t.Fatalf("sample %d = %v, want %v", i, v, want)
+		}
+	}
+}

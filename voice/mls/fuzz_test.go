@@ -209,3 +209,30 @@ func FuzzUnmarshalMessages(f *testing.F) {
 		}
 	})
 }
+
+// FuzzExternalView feeds arbitrary messages to an external view that knows
+// a real proposal, so mutated commits reach proposal resolution and path merging.
+func FuzzExternalView(f *testing.F) {
+	w, alice := newTestWorld(f, "alice")
+	bobKP, err := NewKeyPackage([]byte("bob"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	prop := w.propose(f, 0, AddProposal(&bobKP.KeyPackage))
+	commit, _, err := alice.CommitPendingProposals()
+	if err != nil {
+		f.Fatal(err)
+	}
+	base := NewExternalView(w.groupID, &KeyPackage{LeafNode: *alice.Tree().Leaf(0)}, alice.Context().Extensions)
+	if _, err := base.AddProposal(prop); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(prop)
+	f.Add(commit)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		v := &ExternalView{g: &Group{tree: base.g.tree, ctx: base.g.ctx, proposals: base.g.proposals}}
+		_, _ = v.ApplyCommit(b)
+		v = &ExternalView{g: &Group{tree: base.g.tree, ctx: base.g.ctx}}
+		_, _ = v.AddProposal(b)
+	})
+}

@@ -404,6 +404,7 @@ func TestInteropDaveyRandom(t *testing.T) {
 	}
 	members[first.user] = first
 	ref := first.g
+	view := NewExternalView(groupID, &first.kp.KeyPackage, ref.Context().Extensions)
 	epochs := 24
 	if testing.Short() {
 		epochs = 10
@@ -430,7 +431,11 @@ func TestInteropDaveyRandom(t *testing.T) {
 			v := members[ids[rng.IntN(len(ids))]]
 			if v != committer && (v.davey || goMembers > 1) {
 				victim = v
-				ps = append(ps, RemoveProposal(leafOf(ref, v.user)))
+				leaf, ok := view.LeafOf(snowflake(v.user))
+				if !ok || leaf != leafOf(ref, v.user) {
+					t.Fatalf("epoch %d: external view places %s at %d", e, v.name, leaf)
+				}
+				ps = append(ps, RemoveProposal(leaf))
 			}
 		}
 		var joiners []*mixedMember
@@ -447,6 +452,9 @@ func TestInteropDaveyRandom(t *testing.T) {
 				t.Fatal(err)
 			}
 			msgs = append(msgs, m)
+			if _, err := view.AddProposal(m); err != nil {
+				t.Fatal(err)
+			}
 		}
 		vec := MarshalMessages(msgs)
 		var commit, welcome []byte
@@ -485,6 +493,9 @@ func TestInteropDaveyRandom(t *testing.T) {
 		}
 		if victim != nil {
 			delete(members, victim.user)
+		}
+		if _, err := view.ApplyCommit(commit); err != nil {
+			t.Fatalf("epoch %d: external view applying %s's commit (davey %v): %v", e, committer.name, committer.davey, err)
 		}
 		for _, id := range ids {
 			m, ok := members[id]
@@ -525,6 +536,9 @@ func TestInteropDaveyRandom(t *testing.T) {
 		}
 		if len(ref.Members()) != len(members) {
 			t.Fatalf("epoch %d: %d members in tree, %d expected", e, len(ref.Members()), len(members))
+		}
+		if !bytes.Equal(view.Tree().Marshal(), ref.Tree().Marshal()) {
+			t.Fatalf("epoch %d: external view's tree differs", e)
 		}
 	}
 	t.Logf("%d epochs: %d commits by davey, %d by this package, %d members at the end", epochs, daveyCommits, ourCommits, len(members))

@@ -1,6 +1,7 @@
 package mls
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"sort"
@@ -14,7 +15,8 @@ import (
 // unmerged leaves, blank parents, truncation and leaf reuse.
 func TestRandomGroupOperations(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	w, _ := newTestWorld(t, "m0")
+	w, first := newTestWorld(t, "m0")
+	view := NewExternalView(w.groupID, &KeyPackage{LeafNode: *first.Tree().Leaf(0)}, first.Context().Extensions)
 	next := 1
 	epochs := 40
 	if testing.Short() {
@@ -36,7 +38,14 @@ func TestRandomGroupOperations(t *testing.T) {
 				continue
 			}
 			removed = append(removed, victim)
-			w.propose(t, epoch, RemoveProposal(w.members[victim].LeafIndex()))
+			leaf, ok := view.LeafOf([]byte(victim))
+			if !ok || leaf != w.members[victim].LeafIndex() {
+				t.Fatalf("epoch %d: view places %s at %d,%v; member says %d", e, victim, leaf, ok, w.members[victim].LeafIndex())
+			}
+			msg := w.propose(t, epoch, RemoveProposal(leaf))
+			if _, err := view.AddProposal(msg); err != nil {
+				t.Fatal(err)
+			}
 		}
 		// Adds.
 		added := map[string]*KeyPackageBundle{}
@@ -48,7 +57,9 @@ func TestRandomGroupOperations(t *testing.T) {
 				t.Fatal(err)
 			}
 			added[name] = kp
-			w.propose(t, epoch, AddProposal(&kp.KeyPackage))
+			if _, err := view.AddProposal(w.propose(t, epoch, AddProposal(&kp.KeyPackage))); err != nil {
+				t.Fatal(err)
+			}
 		}
 		commit, welcome, err := w.members[committer].CommitPendingProposals()
 		if err != nil {
@@ -64,6 +75,12 @@ func TestRandomGroupOperations(t *testing.T) {
 			delete(w.members, r)
 		}
 		w.deliver(t, commit)
+		if _, err := view.ApplyCommit(commit); err != nil {
+			t.Fatalf("epoch %d: external view: %v", e, err)
+		}
+		if !bytes.Equal(view.Tree().Marshal(), w.members[committer].Tree().Marshal()) || view.Epoch() != w.members[committer].Epoch() {
+			t.Fatalf("epoch %d: external view's tree differs from the members'", e)
+		}
 		addedNames := make([]string, 0, len(added))
 		for n := range added {
 			addedNames = append(addedNames, n)

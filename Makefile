@@ -13,8 +13,11 @@ build:
 	$(GO) build -o $(BIN) ./cmd/quaver
 
 ## run: the real bot when DISCORD_TOKEN is set, else the same bot against the built-in local Discord.
+## (Until the bot lands, the engine demo: generate, transcode and report a demo track.)
 run: build
-	@if [ -n "$$DISCORD_TOKEN" ]; then exec ./$(BIN) serve; else exec ./$(BIN) serve --sandbox; fi
+	@if ./$(BIN) help serve >/dev/null 2>&1; then \
+		if [ -n "$$DISCORD_TOKEN" ]; then exec ./$(BIN) serve; else exec ./$(BIN) serve --sandbox; fi; \
+	else exec ./$(BIN) demo; fi
 
 ## test: installs missing test tools, starts missing services, lints, then runs the whole suite.
 test: test-deps lint

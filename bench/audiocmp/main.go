@@ -28,7 +28,7 @@ import (
 	"time"
 
 	"github.com/quaverbot/quaver/audio"
-	"github.com/quaverbot/quaver/audio/audiotest"
+	"github.com/quaverbot/quaver/audio/synth"
 )
 
 // result is one row of the comparison.
@@ -57,14 +57,14 @@ func main() {
 	}
 	defer os.RemoveAll(dir)
 
-	src := audiotest.Music(44100, 2, *seconds)
+	src := synth.Music(44100, 2, *seconds)
 	wav := filepath.Join(dir, "src.wav")
-	if err := os.WriteFile(wav, audiotest.WAV(src), 0o644); err != nil {
+	if err := os.WriteFile(wav, synth.WAV(src), 0o644); err != nil {
 		log.Fatal(err)
 	}
-	src48 := audiotest.Music(48000, 2, *seconds)
+	src48 := synth.Music(48000, 2, *seconds)
 	wav48 := filepath.Join(dir, "src48.wav")
-	if err := os.WriteFile(wav48, audiotest.WAV(src48), 0o644); err != nil {
+	if err := os.WriteFile(wav48, synth.WAV(src48), 0o644); err != nil {
 		log.Fatal(err)
 	}
 	inputs := []struct {

@@ -3,7 +3,11 @@ package voice
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"net"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -58,7 +62,104 @@ func frameIndex(p []byte) (uint32, bool) {
 	return binary.BigEndian.Uint32(p[1:]), true
 }
 
+// orderLog records, on the client side, when Speaking (op 5) was written to
+// the WebSocket and when media packets were written to UDP.
+type orderLog struct {
+	mu     sync.Mutex
+	events []string // "speak:1", "speak:0", "media"
+}
+
+func (o *orderLog) add(e string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if e == "media" && len(o.events) > 0 && o.events[len(o.events)-1] == "media" {
+		return // runs of media collapse to one entry
+	}
+	o.events = append(o.events, e)
+}
+
+// check asserts every run of media packets was preceded by Speaking 1 and
+// that there were at least runs talk spurts.
+func (o *orderLog) check(t *testing.T, runs int) {
+	t.Helper()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	speaking, n := false, 0
+	for i, e := range o.events {
+		switch e {
+		case "speak:1":
+			speaking = true
+		case "speak:0":
+			speaking = false
+		case "media":
+			if !speaking {
+				t.Fatalf("media sent before Speaking: %v", o.events[:i+1])
+			}
+			n++
+		}
+	}
+	if n < runs {
+		t.Fatalf("%d talk spurts, want %d: %v", n, runs, o.events)
+	}
+}
+
+type orderWS struct {
+	WSConn
+	log *orderLog
+}
+
+func (w orderWS) Write(ctx context.Context, binary bool, data []byte) error {
+	err := w.WSConn.Write(ctx, binary, data)
+	var m struct {
+		Op int `json:"op"`
+		D  struct {
+			Speaking int `json:"speaking"`
+		} `json:"d"`
+	}
+	if err == nil && !binary && json.Unmarshal(data, &m) == nil && m.Op == opSpeaking {
+		w.log.add(fmt.Sprintf("speak:%d", m.D.Speaking))
+	}
+	return err
+}
+
+type orderDialer struct {
+	WSDialer
+	log *orderLog
+}
+
+func (d orderDialer) Dial(ctx context.Context, url string) (WSConn, error) {
+	c, err := d.WSDialer.Dial(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	return orderWS{c, d.log}, nil
+}
+
+type orderUDP struct {
+	net.Conn
+	log *orderLog
+}
+
+func (u orderUDP) Write(p []byte) (int, error) {
+	if len(p) != 74 {
+		u.log.add("media")
+	}
+	return u.Conn.Write(p)
+}
+
+type orderUDPDialer struct{ log *orderLog }
+
+func (d orderUDPDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	var nd net.Dialer
+	c, err := nd.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	return orderUDP{c, d.log}, nil
+}
+
 type harness struct {
+	order  *orderLog
 	t      testing.TB
 	srv    *voicetest.Server
 	pacer  *pacer.Pacer
@@ -103,6 +204,13 @@ func newHarness(t testing.TB, opts ...opt) *harness {
 		case h.events <- e:
 		default:
 		}
+	}
+	h.order = &orderLog{}
+	if ccfg.Dialer == nil {
+		ccfg.Dialer = orderDialer{NewWSDialer(ccfg.RootCAs), h.order}
+	}
+	if ccfg.UDPDialer == nil {
+		ccfg.UDPDialer = orderUDPDialer{h.order}
 	}
 	h.conn = New(ccfg)
 	return h
@@ -216,13 +324,11 @@ func TestHandshakeAndStream(t *testing.T) {
 		t.Fatalf("first frame %d, want 0", idx[0])
 	}
 	for i, p := range pkts {
-		if !p.Speaking {
-			t.Fatalf("packet %d arrived before Speaking", i)
-		}
 		if p.Timestamp-pkts[0].Timestamp != uint32(i)*960 {
 			t.Fatalf("packet %d: timestamp not on the 960 grid", i)
 		}
 	}
+	h.order.check(t, 1)
 	st := ss.Recorder().Stats()
 	if st.Lost != 0 || st.DecryptFailures != 0 {
 		t.Fatalf("stats %+v", st)
@@ -290,7 +396,5 @@ func TestPauseSendsFiveSilenceFramesThenSpeaksAgain(t *testing.T) {
 	if gap := pkts[45].Timestamp - pkts[44].Timestamp; gap <= 960 {
 		t.Fatalf("timestamp advanced only %d across the pause", gap)
 	}
-	if !pkts[45].Speaking {
-		t.Fatal("first packet after the pause arrived before Speaking")
-	}
+	h.order.check(t, 2)
 }

@@ -1,7 +1,10 @@
 package voice
 
 import (
+	"net"
 	"testing"
+
+	"github.com/quaverbot/quaver/voice/voicetest"
 )
 
 // constSource always has the same frame ready.
@@ -12,7 +15,8 @@ func (s constSource) NextFrame() ([]byte, bool) { return s.f, true }
 // manualConn connects a Conn and takes it off the pacer so Tick can be
 // driven by hand, with Speaking already announced.
 func manualConn(tb testing.TB) *Conn {
-	h := newHarness(tb)
+	// Plain dialers: no test wrappers on the measured path.
+	h := newHarness(tb, func(_ *voicetest.Config, c *Config) { c.UDPDialer = &net.Dialer{} })
 	c := h.conn
 	c.SetSource(constSource{make([]byte, 120)})
 	if err := c.Connect(h.ctx); err != nil {

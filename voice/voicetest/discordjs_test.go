@@ -98,7 +98,9 @@ func TestDiscordJSClient(t *testing.T) {
 		}
 	}
 	st := ss.Recorder().Stats()
-	if st.Lost != 0 || st.DecryptFailures != 0 || st.BeforeSpeaking != 0 {
+	// @discordjs/voice sends Speaking and its first packet back to back on
+	// two sockets, so the first packet may be handled before Speaking.
+	if st.Lost != 0 || st.DecryptFailures != 0 || st.BeforeSpeaking > 1 {
 		t.Fatalf("stats %+v", st)
 	}
 }

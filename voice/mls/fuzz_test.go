@@ -236,3 +236,30 @@ func FuzzExternalView(f *testing.F) {
 		_, _ = v.AddProposal(b)
 	})
 }
+
+// FuzzProcessMessage feeds arbitrary bytes to a member and a joiner.
+func FuzzProcessMessage(f *testing.F) {
+	w, alice := newTestWorld(f, "alice")
+	bobKP, err := NewKeyPackage([]byte("bob"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	prop := w.propose(f, 0, AddProposal(&bobKP.KeyPackage))
+	commit, welcome, err := alice.CommitPendingProposals()
+	if err != nil {
+		f.Fatal(err)
+	}
+	alice.ClearPendingCommit()
+	f.Add(prop)
+	f.Add(commit)
+	f.Add(welcome.Marshal())
+	state := *alice
+	f.Fuzz(func(t *testing.T, b []byte) {
+		g := state
+		g.proposals = append([]*PendingProposal(nil), state.proposals...)
+		if res, err := g.ProcessMessage(b); err == nil && res.Commit != nil {
+			t.Fatal("a commit was applied without its committer's keys")
+		}
+		_, _ = JoinFromWelcome(b, bobKP, GroupOptions{})
+	})
+}

@@ -130,3 +130,15 @@ func (s *Server) InvalidateSessions(shard int, resumable bool) int {
 	s.notifyLocked()
 	return len(conns)
 }
+
+// RequestHeartbeat sends op 1 on a shard's connections (-1: all), asking
+// the clients to heartbeat at once.
+func (s *Server) RequestHeartbeat(shard int) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	conns := s.connsLocked(shard)
+	for _, c := range conns {
+		c.sendOpLocked(opHeartbeat, nil)
+	}
+	return len(conns)
+}

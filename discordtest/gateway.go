@@ -115,6 +115,7 @@ func (c *conn) sendOpLocked(op int, d any) {
 }
 
 func (c *conn) closeLocked(code CloseCode) {
+	c.srv.log.Debug("discordtest: gateway close", "code", int(code), "reason", code.Reason())
 	c.srv.gw.closes = append(c.srv.gw.closes, code)
 	c.enqueueLocked(outFrame{close: true, code: code, reason: code.Reason()})
 	c.srv.notifyLocked()
@@ -146,7 +147,9 @@ func (s *Server) emitLocked(sess *session, event string, d json.RawMessage) {
 	frame = append(frame, d...)
 	frame = append(frame, '}')
 	sess.log = append(sess.log, logged{seq: sess.seq, frame: frame})
-	if over := len(sess.log) - s.cfg.ResumeBuffer; over > 0 {
+	// Trim in batches so that each dispatch costs O(1) amortised.
+	if len(sess.log) >= 2*s.cfg.ResumeBuffer {
+		over := len(sess.log) - s.cfg.ResumeBuffer
 		sess.log = append(sess.log[:0:0], sess.log[over:]...)
 	}
 	if sess.conn != nil {
@@ -576,6 +579,7 @@ func (s *Server) identifyLocked(c *conn, d identifyData) CloseCode {
 		"user_settings": map[string]any{}, "auth": map[string]any{},
 		"_trace": []string{"discordtest"},
 	}
+	s.log.Debug("discordtest: identified", "session", sess.id, "shard", shard, "shards", shards, "intents", *d.Intents, "guilds", len(guilds))
 	s.emitLocked(sess, "READY", mustJSON(ready))
 	for _, g := range guilds {
 		s.emitLocked(sess, "GUILD_CREATE", mustJSON(s.guildCreateJSON(g, sess.intents)))
@@ -611,6 +615,7 @@ func (s *Server) resumeLocked(c *conn, d resumeData) CloseCode {
 		old.sess = nil
 		old.closeLocked(CloseUnknownError)
 	}
+	s.log.Debug("discordtest: resumed", "session", sess.id, "from_seq", d.Seq, "to_seq", sess.seq)
 	sess.conn = c
 	sess.resumes++
 	c.sess = sess

@@ -205,9 +205,11 @@ func (s *Server) api(route string, auth bool, h handlerFunc) http.Handler {
 		}
 		status, v, e := h(&request{r: r, body: body})
 		if e != nil {
+			s.log.Debug("discordtest: REST error", "method", r.Method, "path", r.URL.Path, "status", e.status, "code", e.code, "message", e.message)
 			writeJSON(w, e.status, e.body())
 			return
 		}
+		s.log.Debug("discordtest: REST", "method", r.Method, "path", r.URL.Path, "status", status)
 		writeJSON(w, status, v)
 	})
 }

@@ -7,6 +7,18 @@
 // tests join users to voice, invoke slash commands and click buttons, then
 // wait for what the bot answered.
 //
+// A discordgo bot reaches it with Session.Client = srv.HTTPClient() (which
+// sends discord.com requests here and trusts the CA) and Session.Dialer =
+// srv.Dialer(); the gateway URL comes from GET /gateway/bot. Node clients
+// use NODE_EXTRA_CA_CERTS (CACertPEM) and @discordjs/rest's api option
+// (APIURL). Voice: VOICE_SERVER_UPDATE carries the endpoint of the
+// VoiceBackend, which is told every (guild, user, session, token) it must
+// accept.
+//
+// Not modelled: ETF encoding, per-payload compression (identify
+// "compress"), presences, threads, DMs, HTTP interactions (PING/PONG),
+// identify concurrency limits, and MESSAGE_CONTENT stripping.
+//
 // Reference: https://discord.com/developers/docs (topics/gateway,
 // topics/opcodes-and-status-codes, interactions/receiving-and-responding,
 // interactions/application-commands, resources/message).

@@ -14,8 +14,8 @@ import (
 // benchFile encodes 10 s of the music-like stereo mix at 128 kbps CBR.
 func benchFile(b testing.TB) []byte {
 	dir := b.TempDir()
-	wav := genSource(b, dir, "bench", exprMusic, 44100, 2, 10)
-	p := encode(b, wav, filepath.Join(dir, "bench.mp3"), "-b:a", "128k")
+	src := genSource(b, dir, "bench", exprMusic, 44100, 2, 10)
+	p := encode(b, src, filepath.Join(dir, "bench.mp3"), "-b:a", "128k")
 	data, err := os.ReadFile(p)
 	if err != nil {
 		b.Fatal(err)

@@ -62,8 +62,8 @@ func addCRC(t *testing.T, data []byte) []byte {
 // mutes (rather than decodes garbage from) a frame whose CRC fails.
 func TestCRCProtectedFrames(t *testing.T) {
 	dir := t.TempDir()
-	wav := genSource(t, dir, "crc", exprMusic, 44100, 2, 1.5)
-	plain := encode(t, wav, filepath.Join(dir, "plain.mp3"), "-b:a", "320k", "-reservoir", "0", "-write_xing", "0", "-id3v2_version", "0")
+	src := genSource(t, dir, "crc", exprMusic, 44100, 2, 1.5)
+	plain := encode(t, src, filepath.Join(dir, "plain.mp3"), "-b:a", "320k", "-reservoir", "0", "-write_xing", "0", "-id3v2_version", "0")
 	data, err := os.ReadFile(plain)
 	if err != nil {
 		t.Fatal(err)

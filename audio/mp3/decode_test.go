@@ -2,6 +2,9 @@ package mp3
 
 import (
 	"errors"
+	"image"
+	"image/png"
+	"math/rand"
 	"math"
 	"os"
 	"path/filepath"
@@ -21,26 +24,31 @@ const (
 // Sharp attacks make LAME switch to short blocks.
 const exprClicks = "if(lt(mod(t,0.25),0.003),0.8,0)*sin(2*PI*3000*t)+0.1*sin(2*PI*200*t)|if(lt(mod(t+0.1,0.3),0.002),0.7,0)*sin(2*PI*5000*t)+0.1*sin(2*PI*300*t)"
 
-// genSource writes a WAV of expr (or white noise when expr is "noise") at
-// rate with ch channels, lasting secs.
-func genSource(t testing.TB, dir, name, expr string, rate, ch int, secs float64) string {
-	t.Helper()
-	p := filepath.Join(dir, name+".wav")
-	dur := strings.TrimRight(strings.TrimRight(strconvF(secs), "0"), ".")
-	var src string
-	if expr == "noise" {
-		src = "anoisesrc=c=white:a=0.3:r=" + itoa(rate) + ":d=" + dur
-	} else {
-		src = "aevalsrc=" + strings.ReplaceAll(expr, ",", "\\,") + ":s=" + itoa(rate) + ":d=" + dur
-	}
-	ffmpegRun(t, "-f", "lavfi", "-i", src, "-ac", itoa(ch), "-ar", itoa(rate), "-c:a", "pcm_s16le", p)
-	return p
+// source is a test signal that ffmpeg generates (lavfi) at encode time.
+type source struct {
+	spec     string
+	rate, ch int
 }
 
-// encode turns wav into an MP3 with libmp3lame and the given options.
-func encode(t testing.TB, wav, out string, opts ...string) string {
+// genSource describes expr (or white noise when expr is "noise") at rate
+// with ch channels, lasting secs.
+func genSource(_ testing.TB, _, _, expr string, rate, ch int, secs float64) source {
+	dur := strings.TrimRight(strings.TrimRight(strconvF(secs), "0"), ".")
+	if expr == "noise" {
+		return source{"anoisesrc=c=white:a=0.3:seed=7:r=" + itoa(rate) + ":d=" + dur, rate, ch}
+	}
+	return source{"aevalsrc=" + strings.ReplaceAll(expr, ",", "\\,") + ":s=" + itoa(rate) + ":d=" + dur, rate, ch}
+}
+
+// input returns the ffmpeg arguments that read src.
+func (src source) input() []string { return []string{"-f", "lavfi", "-i", src.spec} }
+
+// encode generates src and encodes it to out with libmp3lame and opts, in
+// one ffmpeg run.
+func encode(t testing.TB, src source, out string, opts ...string) string {
 	t.Helper()
-	args := append([]string{"-i", wav, "-c:a", "libmp3lame"}, opts...)
+	args := append(src.input(), "-ac", itoa(src.ch), "-ar", itoa(src.rate), "-c:a", "libmp3lame")
+	args = append(args, opts...)
 	ffmpegRun(t, append(args, out)...)
 	return out
 }
@@ -87,8 +95,8 @@ func TestDecodeMatchesFFmpeg(t *testing.T) {
 	for _, tc := range decodeCases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			wav := genSource(t, dir, tc.name, tc.expr, tc.rate, tc.ch, tc.secs)
-			mp3 := encode(t, wav, filepath.Join(dir, tc.name+".mp3"), tc.opts...)
+			src := genSource(t, dir, tc.name, tc.expr, tc.rate, tc.ch, tc.secs)
+			mp3 := encode(t, src, filepath.Join(dir, tc.name+".mp3"), tc.opts...)
 			checkAgainstFFmpeg(t, mp3, tc.rate, tc.ch, max(tc.durTol, 1152))
 		})
 	}
@@ -154,13 +162,13 @@ func absI64(v int64) int64 {
 // picture, both through a seeker and through a plain reader.
 func TestID3v2LargePicture(t *testing.T) {
 	dir := t.TempDir()
-	wav := genSource(t, dir, "tone", exprMusic, 44100, 2, 2)
+	src := genSource(t, dir, "tone", exprMusic, 44100, 2, 2)
 	cover := filepath.Join(dir, "cover.png")
-	// Noise does not compress: a 360x300 RGB noise PNG is ~300 KB.
-	ffmpegRun(t, "-f", "lavfi", "-i", "nullsrc=s=360x300,geq=random(1)*255:128+random(2)*127:random(3)*255", "-frames:v", "1", "-pix_fmt", "rgb24", cover)
+	writeNoisePNG(t, cover, 360, 300) // noise does not compress: ~300 KB
 	out := filepath.Join(dir, "tagged.mp3")
-	ffmpegRun(t, "-i", wav, "-i", cover, "-map", "0", "-map", "1", "-c:a", "libmp3lame", "-b:a", "128k",
+	args := append(src.input(), "-i", cover, "-map", "0", "-map", "1", "-ac", "2", "-c:a", "libmp3lame", "-b:a", "128k",
 		"-c:v", "png", "-disposition:v", "attached_pic", "-id3v2_version", "3", out)
+	ffmpegRun(t, args...)
 	st, _ := os.Stat(out)
 	if st.Size() < 250<<10 {
 		t.Fatalf("tagged file is only %d bytes; the picture is missing", st.Size())
@@ -195,9 +203,9 @@ func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
 // TestUnsupportedLayers reports Layer II as MP2 rather than decoding noise.
 func TestUnsupportedLayers(t *testing.T) {
 	dir := t.TempDir()
-	wav := genSource(t, dir, "tone", exprTones, 44100, 2, 1)
+	src := genSource(t, dir, "tone", exprTones, 44100, 2, 1)
 	mp2 := filepath.Join(dir, "x.mp2")
-	ffmpegRun(t, "-i", wav, "-c:a", "mp2", "-b:a", "192k", "-f", "mp2", mp2)
+	ffmpegRun(t, append(src.input(), "-ac", "2", "-c:a", "mp2", "-b:a", "192k", "-f", "mp2", mp2)...)
 	f, err := os.Open(mp2)
 	if err != nil {
 		t.Fatal(err)
@@ -222,4 +230,23 @@ func snrDB(a, b []float32) float64 {
 		return 200
 	}
 	return 10 * math.Log10(sig/noise)
+}
+
+// writeNoisePNG writes a w×h RGB picture of random pixels.
+func writeNoisePNG(t testing.TB, path string, w, h int) {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	rng := rand.New(rand.NewSource(4))
+	rng.Read(img.Pix)
+	for i := 3; i < len(img.Pix); i += 4 {
+		img.Pix[i] = 0xFF
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := png.Encode(f, img); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -14,8 +14,8 @@ import (
 // smallMP3 encodes a short stereo music-like clip.
 func smallMP3(t testing.TB, dir string, opts ...string) []byte {
 	t.Helper()
-	wav := genSource(t, dir, "small", exprMusic, 44100, 2, 0.3)
-	p := encode(t, wav, filepath.Join(dir, "small.mp3"), opts...)
+	src := genSource(t, dir, "small", exprMusic, 44100, 2, 0.3)
+	p := encode(t, src, filepath.Join(dir, "small.mp3"), opts...)
 	data, err := os.ReadFile(p)
 	if err != nil {
 		t.Fatal(err)
@@ -79,8 +79,8 @@ func TestTruncated(t *testing.T) {
 // the rest of the audio still comes out.
 func TestCorruptMiddle(t *testing.T) {
 	dir := t.TempDir()
-	wav := genSource(t, dir, "long", exprMusic, 44100, 2, 2)
-	p := encode(t, wav, filepath.Join(dir, "long.mp3"), "-b:a", "128k")
+	src := genSource(t, dir, "long", exprMusic, 44100, 2, 2)
+	p := encode(t, src, filepath.Join(dir, "long.mp3"), "-b:a", "128k")
 	data, _ := os.ReadFile(p)
 	ref := ffmpegDecode(t, p)
 	bad := bytes.Clone(data)
@@ -152,8 +152,8 @@ func TestFreeFormatRejected(t *testing.T) {
 // TestReadPCMAllocs proves steady-state decoding allocates nothing.
 func TestReadPCMAllocs(t *testing.T) {
 	dir := t.TempDir()
-	wav := genSource(t, dir, "a", exprMusic, 44100, 2, 3)
-	p := encode(t, wav, filepath.Join(dir, "a.mp3"), "-q:a", "2")
+	src := genSource(t, dir, "a", exprMusic, 44100, 2, 1)
+	p := encode(t, src, filepath.Join(dir, "a.mp3"), "-q:a", "2")
 	data, _ := os.ReadFile(p)
 	d, err := NewDecoder(bytes.NewReader(data))
 	if err != nil {
@@ -180,8 +180,8 @@ func FuzzDecoder(f *testing.F) {
 			for i, opts := range [][]string{
 				{"-b:a", "32k"}, {"-q:a", "6", "-ac", "1"}, {"-b:a", "16k", "-ar", "8000"}, {"-b:a", "24k", "-ar", "22050", "-write_xing", "0"},
 			} {
-				wav := genSource(f, dir, "f"+itoa(i), exprTones, 44100, 2, 0.1)
-				p := encode(f, wav, filepath.Join(dir, "f"+itoa(i)+".mp3"), opts...)
+				src := genSource(f, dir, "f"+itoa(i), exprTones, 44100, 2, 0.1)
+				p := encode(f, src, filepath.Join(dir, "f"+itoa(i)+".mp3"), opts...)
 				if data, err := os.ReadFile(p); err == nil {
 					f.Add(data)
 				}

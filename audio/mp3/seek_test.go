@@ -15,7 +15,7 @@ const exprSeek = "if(lt(t,3),0.03,0.45)*sin(2*PI*(80*t+400*t*t))|if(lt(t,3),0.03
 // ReadPCM delivers with ffmpeg's decode at the returned position.
 func TestSeekSample(t *testing.T) {
 	dir := t.TempDir()
-	wav := genSource(t, dir, "seek", exprSeek, 44100, 2, 8)
+	src := genSource(t, dir, "seek", exprSeek, 44100, 2, 8)
 	cases := []struct {
 		name      string
 		opts      []string
@@ -29,7 +29,7 @@ func TestSeekSample(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			p := encode(t, wav, filepath.Join(dir, tc.name+".mp3"), tc.opts...)
+			p := encode(t, src, filepath.Join(dir, tc.name+".mp3"), tc.opts...)
 			ref := ffmpegDecode(t, p)
 			f, err := os.Open(p)
 			if err != nil {

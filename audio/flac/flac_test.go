@@ -13,18 +13,14 @@ func TestDecodeMatchesFFmpeg(t *testing.T) {
 		rate, channels, bits, level int
 	}
 	var cases []tc
-	for _, rate := range []int{8000, 16000, 22050, 44100, 48000, 88200, 96000} {
-		for _, bits := range []int{16, 24} {
-			for _, ch := range []int{1, 2} {
-				cases = append(cases, tc{rate, ch, bits, 5})
-			}
-		}
+	// Every rate in both bit depths; channel counts alternate so that each
+	// depth meets mono and stereo across the rates.
+	for i, rate := range []int{8000, 16000, 22050, 44100, 48000, 88200, 96000} {
+		cases = append(cases, tc{rate, 1 + i%2, 16, 5}, tc{rate, 2 - i%2, 24, 5})
 	}
-	for _, level := range []int{0, 8} {
-		for _, bits := range []int{16, 24} {
-			cases = append(cases, tc{44100, 2, bits, level}, tc{48000, 1, bits, level})
-		}
-	}
+	cases = append(cases,
+		tc{44100, 2, 16, 0}, tc{48000, 1, 24, 0},
+		tc{44100, 2, 24, 8}, tc{48000, 1, 16, 8}, tc{96000, 2, 24, 8})
 	for _, c := range cases {
 		t.Run(fmt.Sprintf("%dHz_%dch_%dbit_level%d", c.rate, c.channels, c.bits, c.level), func(t *testing.T) {
 			t.Parallel()
@@ -79,6 +75,9 @@ func checkAgainst(t *testing.T, path string, rate, channels, bits int, ref []int
 func TestStereoModes(t *testing.T) {
 	for _, mode := range []string{"indep", "left_side", "right_side", "mid_side"} {
 		for _, bits := range []int{16, 24} {
+			if bits == 24 && mode != "mid_side" {
+				continue
+			}
 			t.Run(fmt.Sprintf("%s_%dbit", mode, bits), func(t *testing.T) {
 				t.Parallel()
 				path := ffmpegFLAC(t, source{rate: 44100, channels: 2, seconds: 0.5}, bits, 5, "-ch_mode", mode)

@@ -25,7 +25,7 @@ func TestMultichannel(t *testing.T) {
 			}
 			path := filepath.Join(t.TempDir(), "mc.flac")
 			run(t, ff, "-hide_banner", "-loglevel", "error", "-f", "lavfi",
-				"-i", "aevalsrc="+strings.Join(exprs, "|")+":s=48000:d=0.5:channel_layout="+layouts[n],
+				"-i", "aevalsrc="+strings.Join(exprs, "|")+":s=48000:d=0.3:channel_layout="+layouts[n],
 				"-c:a", "flac", "-sample_fmt", "s16", "-y", path)
 			data := readFile(t, path)
 			ref := reference(t, path, 16)

@@ -290,3 +290,64 @@ func shardByFormula(guildID string, shards int) int {
 	}
 	return int((id >> 22) % uint64(shards))
 }
+
+func TestGatewayLimitsAndMemberChunks(t *testing.T) {
+	w := newWorld(t, Config{ResumeBuffer: 4})
+	srv := w.srv
+	// 121 events within a minute: rate limited.
+	c := dialRaw(t, srv, "v=10&encoding=json")
+	c.recv()
+	for range inboundLimit + 1 {
+		_ = c.ws.WriteJSON(map[string]any{"op": 1, "d": nil})
+	}
+	if code := c.closeCode(); code != int(CloseRateLimited) {
+		t.Fatalf("flood closed with %d", code)
+	}
+	// Request Guild Members by query and by ID.
+	c = dialRaw(t, srv, "v=10&encoding=json")
+	c.recv()
+	c.identify(srv.Token(), IntentGuilds|IntentGuildVoiceStates, nil)
+	ready := c.recvUntil("READY")
+	c.send(map[string]any{"op": 8, "d": map[string]any{"guild_id": w.guild, "query": "al", "limit": 10, "nonce": "n1"}})
+	f := c.recvUntil("GUILD_MEMBERS_CHUNK")
+	var chunk struct {
+		GuildID string `json:"guild_id"`
+		Nonce   string `json:"nonce"`
+		Members []struct {
+			User struct{ ID string } `json:"user"`
+		} `json:"members"`
+		NotFound []string `json:"not_found"`
+	}
+	if err := json.Unmarshal(f.D, &chunk); err != nil || chunk.GuildID != w.guild || chunk.Nonce != "n1" || len(chunk.Members) != 1 || chunk.Members[0].User.ID != w.alice {
+		t.Fatalf("query chunk %s", f.D)
+	}
+	c.send(map[string]any{"op": 8, "d": map[string]any{"guild_id": w.guild, "user_ids": []string{w.bob, "42"}, "limit": 0}})
+	f = c.recvUntil("GUILD_MEMBERS_CHUNK")
+	if err := json.Unmarshal(f.D, &chunk); err != nil || len(chunk.Members) != 1 || chunk.Members[0].User.ID != w.bob || len(chunk.NotFound) != 1 || chunk.NotFound[0] != "42" {
+		t.Fatalf("id chunk %s", f.D)
+	}
+	// Resuming from before the kept events fails with op 9.
+	var r struct {
+		SessionID string `json:"session_id"`
+	}
+	_ = json.Unmarshal(ready.D, &r)
+	srv.DropConnections(-1)
+	ctx := ctxT(t, 5*time.Second)
+	if _, err := srv.WaitSessions(ctx, func(ss []SessionInfo) bool { return len(ss) == 1 && !ss[0].Connected }); err != nil {
+		t.Fatal(err)
+	}
+	for range 10 {
+		if _, err := srv.JoinVoice(w.guild, w.bob, w.vc); err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.LeaveVoice(w.guild, w.bob); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c = dialRaw(t, srv, "v=10&encoding=json")
+	c.recv()
+	c.send(map[string]any{"op": 6, "d": map[string]any{"token": srv.Token(), "session_id": r.SessionID, "seq": 1}})
+	if f := c.recv(); f.Op != 9 || string(f.D) != "false" {
+		t.Fatalf("resume past the buffer: op %d d %s", f.Op, f.D)
+	}
+}

@@ -29,26 +29,23 @@ func TestDiscordJSInterop(t *testing.T) {
 	}
 }
 
-func runDiscordJS(t *testing.T, compress bool) {
+// nodeBot runs one of the js/ scripts against srv and returns a function
+// waiting for its next milestone of a kind, and one waiting for its exit.
+func nodeBot(t *testing.T, ctx context.Context, srv *Server, script string, extraEnv ...string) (next func(string) map[string]any, wait func()) {
+	t.Helper()
 	node, dir := testenv.NodeModules(t)
-	w := newWorld(t, Config{})
-	srv := w.srv
 	caFile := filepath.Join(t.TempDir(), "ca.pem")
 	if err := os.WriteFile(caFile, srv.CACertPEM(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, filepath.Join(testenv.RepoRoot(), "discordtest", "js", "interop.cjs"))
+	cmd := exec.CommandContext(ctx, node, filepath.Join(testenv.RepoRoot(), "discordtest", "js", script))
 	cmd.Env = append(os.Environ(),
 		"NODE_PATH="+filepath.Join(dir, "node_modules"),
 		"NODE_EXTRA_CA_CERTS="+caFile,
 		"DISCORDTEST_API="+srv.APIURL(),
 		"DISCORDTEST_TOKEN="+srv.Token(),
 	)
-	if compress {
-		cmd.Env = append(cmd.Env, "DISCORDTEST_COMPRESS=1")
-	}
+	cmd.Env = append(cmd.Env, extraEnv...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
@@ -69,13 +66,16 @@ func runDiscordJS(t *testing.T, compress bool) {
 			}
 		}
 	}()
-	next := func(want string) map[string]any {
+	next = func(want string) map[string]any {
 		t.Helper()
 		for {
 			select {
 			case m, ok := <-events:
 				if !ok {
 					t.Fatalf("node exited before %q; stderr:\n%s", want, stderr.String())
+				}
+				if testing.Verbose() {
+					t.Logf("%s node: %v", time.Now().Format("15:04:05.000"), m)
 				}
 				if m["event"] == "error" {
 					t.Fatalf("node error: %v", m["message"])
@@ -88,6 +88,27 @@ func runDiscordJS(t *testing.T, compress bool) {
 			}
 		}
 	}
+	wait = func() {
+		t.Helper()
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("node: %v\n%s", err, stderr.String())
+		}
+		for range events {
+		}
+	}
+	return next, wait
+}
+
+func runDiscordJS(t *testing.T, compress bool) {
+	w := newWorld(t, Config{})
+	srv := w.srv
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var env []string
+	if compress {
+		env = append(env, "DISCORDTEST_COMPRESS=1")
+	}
+	next, wait := nodeBot(t, ctx, srv, "interop.cjs", env...)
 	next("registered")
 	if cmds := srv.Commands(""); len(cmds) != 1 || cmds[0].Name != "ping" {
 		t.Fatalf("commands %+v", cmds)
@@ -120,9 +141,48 @@ func runDiscordJS(t *testing.T, compress bool) {
 	if a := next("answered"); a["unknownChannelCode"] != float64(10003) {
 		t.Fatalf("discord.js saw error code %v for an unknown channel", a["unknownChannelCode"])
 	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("node: %v\n%s", err, stderr.String())
+	wait()
+}
+
+// TestDiscordJSClient runs a bot on the full discord.js Client: its caches
+// fill from READY/GUILD_CREATE, it registers a command, defers and edits
+// its reply with a button, and updates the message on the click.
+func TestDiscordJSClient(t *testing.T) {
+	w := newWorld(t, Config{})
+	srv := w.srv
+	if _, err := srv.JoinVoice(w.guild, w.alice, w.vc); err != nil {
+		t.Fatal(err)
 	}
-	for range events {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	next, wait := nodeBot(t, ctx, srv, "client.cjs", "DISCORDTEST_DEBUG="+os.Getenv("DISCORDTEST_DEBUG"))
+	ready := next("ready")
+	if ready["user"] != srv.BotID() || ready["app"] != srv.ApplicationID() || ready["guilds"] != float64(1) ||
+		ready["channels"] != float64(4) || ready["voiceChannels"] != float64(3) || ready["voiceStates"] != float64(1) || ready["members"] != float64(5) {
+		t.Fatalf("discord.js ready: %v", ready)
 	}
+	if r := next("registered"); r["count"] != float64(1) {
+		t.Fatalf("registered %v", r)
+	}
+	inv, err := srv.InvokeCommand(ctx, w.guild, w.text, w.alice, "echo", StringOption("text", "**bold** <@everyone>"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := next("answered"); a["dj"] != true || a["channel"] != w.text {
+		t.Fatalf("answered %v", a)
+	}
+	resp, err := inv.WaitResponse(ctx)
+	if err != nil || resp.Content != "echo: **bold** <@everyone>" || len(resp.CustomIDs()) != 1 || resp.CustomIDs()[0] != "again" {
+		t.Fatalf("response %+v %v", resp, err)
+	}
+	click, err := srv.ClickButton(ctx, resp.ID, "again", w.bob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next("clicked")
+	upd, err := click.WaitResponse(ctx)
+	if err != nil || upd.Content != "clicked again by bob" || len(upd.Components) != 0 {
+		t.Fatalf("updated %+v %v", upd, err)
+	}
+	wait()
 }

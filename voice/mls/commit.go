@@ -199,6 +199,9 @@ func (g *Group) MergePendingCommit() error {
 	return nil
 }
 
+// HasPendingCommit reports whether an own commit awaits confirmation.
+func (g *Group) HasPendingCommit() bool { return g.pendingCommit != nil }
+
 // ClearPendingCommit discards an own commit that lost to another member's.
 func (g *Group) ClearPendingCommit() { g.pendingCommit = nil }
 

@@ -125,10 +125,13 @@ func TestGroupLifecycleWithExternalSender(t *testing.T) {
 	if err != nil || welcome == nil {
 		t.Fatalf("commit: %v (welcome %v)", err, welcome != nil)
 	}
-	if alice.Epoch() != 0 {
+	if alice.Epoch() != 0 || !alice.HasPendingCommit() {
 		t.Fatal("group advanced before its commit was confirmed")
 	}
 	w.deliver(t, commit) // alice merges her echoed commit
+	if alice.Epoch() != 1 || alice.HasPendingCommit() {
+		t.Fatal("own commit not merged when echoed")
+	}
 	w.join(t, "bob", bobKP, welcome)
 	w.agree(t)
 

@@ -73,22 +73,22 @@ func decodeSnapshot(guildID string, data []byte, lim Limits) (PlayerSnapshot, er
 	if len(data) > lim.MaxSnapshotBytes {
 		return s, fmt.Errorf("%w: stored snapshot is %d bytes, limit %d", ErrTooLarge, len(data), lim.MaxSnapshotBytes)
 	}
-	// Read the schema first: a newer build may have changed other fields'
-	// types, and that must be reported as an unknown schema, not as corruption.
-	var probe struct {
-		Schema *int `json:"schema"`
-	}
-	if err := json.Unmarshal(data, &probe); err != nil {
-		return s, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	if err := json.Unmarshal(data, &s); err != nil {
+		// A newer build may have changed field types: report that as an
+		// unknown schema, not as corruption.
+		var probe struct {
+			Schema int `json:"schema"`
+		}
+		if json.Unmarshal(data, &probe) == nil && probe.Schema > SnapshotSchema {
+			return PlayerSnapshot{}, fmt.Errorf("%w: %d (this build reads up to %d)", ErrUnknownSchema, probe.Schema, SnapshotSchema)
+		}
+		return PlayerSnapshot{}, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
 	switch {
-	case probe.Schema == nil || *probe.Schema < 1:
-		return s, fmt.Errorf("%w: missing or invalid schema version", ErrCorrupt)
-	case *probe.Schema > SnapshotSchema:
-		return s, fmt.Errorf("%w: %d (this build reads up to %d)", ErrUnknownSchema, *probe.Schema, SnapshotSchema)
-	}
-	if err := json.Unmarshal(data, &s); err != nil {
-		return PlayerSnapshot{}, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	case s.Schema < 1:
+		return PlayerSnapshot{}, fmt.Errorf("%w: missing or invalid schema version", ErrCorrupt)
+	case s.Schema > SnapshotSchema:
+		return PlayerSnapshot{}, fmt.Errorf("%w: %d (this build reads up to %d)", ErrUnknownSchema, s.Schema, SnapshotSchema)
 	}
 	if s.GuildID != guildID {
 		return PlayerSnapshot{}, fmt.Errorf("%w: snapshot belongs to guild %q", ErrCorrupt, s.GuildID)

@@ -24,6 +24,7 @@ type UnsupportedCodecError struct {
 	Codec string // "MP1" or "MP2"
 }
 
+// Error implements error: "unsupported codec: MP2".
 func (e *UnsupportedCodecError) Error() string { return "unsupported codec: " + e.Codec }
 
 const (

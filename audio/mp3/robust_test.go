@@ -226,3 +226,35 @@ func isFuzzWorker() bool {
 	}
 	return false
 }
+
+// TestNonSeekable: without io.Seeker, decoding works, the duration of a
+// header-less CBR stream is unknown and SeekSample says why it cannot seek;
+// with a Xing header the duration is still known.
+func TestNonSeekable(t *testing.T) {
+	dir := t.TempDir()
+	src := genSource(t, dir, "ns", exprTones, 44100, 2, 1)
+	for _, tc := range []struct {
+		name    string
+		opts    []string
+		wantDur bool
+	}{
+		{"no-header", []string{"-b:a", "128k", "-write_xing", "0"}, false},
+		{"xing", []string{"-q:a", "4"}, true},
+	} {
+		p := encode(t, src, filepath.Join(dir, tc.name+".mp3"), tc.opts...)
+		data, _ := os.ReadFile(p)
+		d, err := NewDecoder(onlyReader{bytes.NewReader(data)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := d.Duration() >= 0; got != tc.wantDur {
+			t.Errorf("%s: Duration() = %d", tc.name, d.Duration())
+		}
+		if _, err := d.SeekSample(1000); !errors.Is(err, errNotSeekable) {
+			t.Errorf("%s: SeekSample error %v, want %v", tc.name, err, errNotSeekable)
+		}
+		if n := len(readRest(t, d)) / 2; n < 44100-1152 {
+			t.Errorf("%s: decoded only %d samples", tc.name, n)
+		}
+	}
+}

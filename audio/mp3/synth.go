@@ -8,7 +8,10 @@ import "math"
 
 var (
 	synthWindow [512]float32
-	dctCoef     [6][]float32 // dctCoef[log2 n]: 1/(2cos((2i+1)π/2n)), i < n/2
+	// synthWindowT[j] holds the 16 window taps output j uses, in the order
+	// slot reads them: D[64i+j] and D[64i+32+j] for i = 0..7.
+	synthWindowT [32][16]float32
+	dctCoef      [6][]float32 // dctCoef[log2 n]: 1/(2cos((2i+1)π/2n)), i < n/2
 )
 
 func init() {
@@ -20,6 +23,12 @@ func init() {
 		}
 		if i != 0 && i != 256 {
 			synthWindow[512-i] = v
+		}
+	}
+	for j := 0; j < 32; j++ {
+		for i := 0; i < 8; i++ {
+			synthWindowT[j][2*i] = synthWindow[64*i+j]
+			synthWindowT[j][2*i+1] = synthWindow[64*i+32+j]
 		}
 	}
 	for lg := 1; lg <= 5; lg++ {
@@ -129,17 +138,18 @@ func (s *synth) slot(in *[32]float32, out []float32, stride int) {
 		v[i] = -x[48-i]
 	}
 	*v2 = *v
-	var acc [32]float32
-	for i := 0; i < 8; i++ {
-		vv := (*[128]float32)(s.v[s.off+128*i:])
-		d := (*[64]float32)(synthWindow[64*i:])
-		for j := 0; j < 32; j++ {
-			acc[j] += vv[j]*d[j] + vv[96+j]*d[32+j]
-		}
-	}
+	vv := (*[1024]float32)(s.v[s.off:])
 	_ = out[31*stride]
 	for j := 0; j < 32; j++ {
-		a := acc[j]
+		w := &synthWindowT[j]
+		a := vv[j]*w[0] + vv[96+j]*w[1] +
+			vv[128+j]*w[2] + vv[224+j]*w[3] +
+			vv[256+j]*w[4] + vv[352+j]*w[5] +
+			vv[384+j]*w[6] + vv[480+j]*w[7] +
+			vv[512+j]*w[8] + vv[608+j]*w[9] +
+			vv[640+j]*w[10] + vv[736+j]*w[11] +
+			vv[768+j]*w[12] + vv[864+j]*w[13] +
+			vv[896+j]*w[14] + vv[992+j]*w[15]
 		if a > 1 {
 			a = 1
 		} else if a < -1 {

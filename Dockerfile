@@ -5,7 +5,7 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=1 go build -trimpath -ldflags "-s -w" -o /out/quaver ./cmd/quaver
+RUN CGO_ENABLED=1 CGO_CFLAGS='-O3' go build -trimpath -ldflags "-s -w" -o /out/quaver ./cmd/quaver
 
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates && rm -rf /var/lib/apt/lists/*

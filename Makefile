@@ -4,6 +4,8 @@ BIN       := bin/quaver
 PKGS      := ./...
 TESTFLAGS ?= -count=1 -timeout 18m
 export CGO_ENABLED := 1
+# libopus (compiled by cgo from layeh.com/gopus) encodes ~20% faster at -O3 than cgo's default -O2.
+export CGO_CFLAGS ?= -O3 -g
 
 .PHONY: all build run test test-go test-deps lint vet fmt-check staticcheck bench bench-audio bench-voice test-dave fuzz clean
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/quaverbot/quaver/audio/audiotest"
+	"github.com/quaverbot/quaver/internal/testenv"
 )
 
 // benchFrames measures producing one 20 ms frame (one op) from a 20 s input,
@@ -26,7 +27,7 @@ func benchFrames(b *testing.B, file string, rate int, volume int, opts ...string
 	defer func() { p.Close() }()
 	frame := make([]byte, MaxFrameBytes)
 	b.ReportAllocs()
-	b.ResetTimer()
+	start := testenv.CPUTime()
 	for b.Loop() {
 		if _, err := p.Next(frame); err != nil {
 			if !errors.Is(err, io.EOF) {
@@ -38,6 +39,7 @@ func benchFrames(b *testing.B, file string, rate int, volume int, opts ...string
 			b.StartTimer()
 		}
 	}
+	testenv.ReportCPU(b, start)
 }
 
 func BenchmarkPassthrough(b *testing.B) {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs and a fresh Debian/Ubuntu machine lacks:
-# ffmpeg and opus-tools (independent reference decoders), Node.js packages
+# ffmpeg, opus-tools and flac (independent reference encoders/decoders), Node.js packages
 # (third-party Discord clients the local stand-ins are checked against), and
 # the Redis/PostgreSQL server binaries the store tests start when none runs.
 # Each step is skipped when its tool is already there.
@@ -12,6 +12,7 @@ say() { printf 'test-deps: %s\n' "$*" >&2; }
 need_apt=()
 command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
 command -v opusdec >/dev/null 2>&1 || need_apt+=(opus-tools)
+command -v flac >/dev/null 2>&1 || need_apt+=(flac)
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs npm)
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/quaverbot/quaver/audio/audiotest"
+	"github.com/quaverbot/quaver/internal/testenv"
 )
 
 func TestPacketSamples(t *testing.T) {
@@ -136,10 +137,12 @@ func BenchmarkEncode(b *testing.B) {
 	src := audiotest.Music(SampleRate, 2, 1).Samples
 	pkt := make([]byte, MaxPacket)
 	b.ReportAllocs()
+	start := testenv.CPUTime()
 	for i := 0; b.Loop(); i++ {
 		off := (i % 50) * FrameSamples * 2
 		if _, err := enc.Encode(src[off:off+FrameSamples*2], pkt); err != nil {
 			b.Fatal(err)
 		}
 	}
+	testenv.ReportCPU(b, start)
 }

@@ -250,12 +250,23 @@ func (r *Resampler) produceOne(dst []float32) int {
 	coef := f.coef[phase*f.taps : (phase+1)*f.taps]
 	if r.channels == 2 {
 		win := r.hist[int(first)*2 : (int(first)+f.taps)*2]
-		var l, rr float32
-		for k, c := range coef {
-			l += c * win[2*k]
-			rr += c * win[2*k+1]
+		win = win[:2*len(coef)] // lets the compiler drop bounds checks below
+		// Two accumulators per channel shorten the dependency chain.
+		var l0, r0, l1, r1 float32
+		k := 0
+		for ; k+1 < len(coef); k += 2 {
+			c0, c1 := coef[k], coef[k+1]
+			w := win[2*k : 2*k+4 : 2*k+4]
+			l0 += c0 * w[0]
+			r0 += c0 * w[1]
+			l1 += c1 * w[2]
+			r1 += c1 * w[3]
 		}
-		dst[0], dst[1] = l, rr
+		for ; k < len(coef); k++ {
+			l0 += coef[k] * win[2*k]
+			r0 += coef[k] * win[2*k+1]
+		}
+		dst[0], dst[1] = l0+l1, r0+r1
 	} else {
 		win := r.hist[int(first) : int(first)+f.taps]
 		var s float32

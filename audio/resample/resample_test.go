@@ -3,6 +3,8 @@ package resample
 import (
 	"math"
 	"testing"
+
+	"github.com/quaverbot/quaver/internal/testenv"
 )
 
 func sine(rate int, seconds, freq float64, channels int) []float32 {
@@ -126,7 +128,9 @@ func BenchmarkResample44to48(b *testing.B) {
 	in := sine(44100, 0.02, 1000, 2) // one 20 ms block
 	buf := make([]float32, r.MaxOut(len(in)))
 	b.ReportAllocs()
+	start := testenv.CPUTime()
 	for b.Loop() {
 		r.Process(buf, in)
 	}
+	testenv.ReportCPU(b, start)
 }

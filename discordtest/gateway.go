@@ -440,12 +440,16 @@ func decodeD(d json.RawMessage, v any) bool {
 // process handles one inbound frame and returns a close code, or 0 to keep
 // the connection. It never blocks on I/O.
 func (c *conn) process(mt int, data []byte) CloseCode {
+	// Client events are limited per connection
+	// (https://discord.com/developers/docs/topics/gateway#rate-limiting).
 	now := time.Now().UnixMilli()
 	c.events = append(c.events, now)
-	for len(c.events) > 0 && now-c.events[0] >= inboundWindowMS {
-		c.events = c.events[1:]
+	drop := 0
+	for drop < len(c.events) && now-c.events[drop] >= c.srv.cfg.GatewayEventWindow.Milliseconds() {
+		drop++
 	}
-	if len(c.events) > inboundLimit {
+	c.events = c.events[drop:]
+	if len(c.events) > c.srv.cfg.GatewayEventLimit {
 		return CloseRateLimited
 	}
 	if mt != websocket.TextMessage {

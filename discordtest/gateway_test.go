@@ -297,7 +297,7 @@ func TestGatewayLimitsAndMemberChunks(t *testing.T) {
 	// 121 events within a minute: rate limited.
 	c := dialRaw(t, srv, "v=10&encoding=json")
 	c.recv()
-	for range inboundLimit + 1 {
+	for range DefaultConfig().GatewayEventLimit + 1 {
 		_ = c.ws.WriteJSON(map[string]any{"op": 1, "d": nil})
 	}
 	if code := c.closeCode(); code != int(CloseRateLimited) {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 )
 
@@ -537,6 +536,7 @@ func (s *Server) newMessageLocked(ch *channel, p *messagePayload, flags int) *Me
 	}
 	p.apply(m)
 	s.w.messages[m.ID] = m
+	ch.msgs = append(ch.msgs, m)
 	ch.lastMessageID = m.ID
 	s.messageEventLocked(m, "MESSAGE_CREATE")
 	s.notifyLocked()
@@ -564,36 +564,30 @@ func (s *Server) Messages(channelID string) []*Message {
 }
 
 func (s *Server) messagesLocked(channelID string) []*Message {
-	var out []*Message
-	for _, m := range s.w.messages {
-		if m.ChannelID == channelID {
-			out = append(out, m.clone())
-		}
+	ch := s.w.channels[channelID]
+	if ch == nil {
+		return nil
 	}
-	slices.SortFunc(out, func(a, b *Message) int {
-		if len(a.ID) != len(b.ID) {
-			return len(a.ID) - len(b.ID)
-		}
-		switch {
-		case a.ID < b.ID:
-			return -1
-		case a.ID > b.ID:
-			return 1
-		}
-		return 0
-	})
+	out := make([]*Message, 0, len(ch.msgs))
+	for _, m := range ch.msgs {
+		out = append(out, m.clone())
+	}
 	return out
 }
 
 // WaitMessage waits until a message in the channel satisfies match and
-// returns it (the newest matching one).
+// returns it (the newest matching one). match runs with the server locked:
+// it must not call the Server.
 func (s *Server) WaitMessage(ctx context.Context, channelID string, match func(*Message) bool) (*Message, error) {
 	var out *Message
 	err := s.wait(ctx, func() bool {
-		msgs := s.messagesLocked(channelID)
-		for k := len(msgs) - 1; k >= 0; k-- {
-			if match(msgs[k]) {
-				out = msgs[k]
+		ch := s.w.channels[channelID]
+		if ch == nil {
+			return false
+		}
+		for k := len(ch.msgs) - 1; k >= 0; k-- {
+			if c := ch.msgs[k].clone(); match(c) {
+				out = c
 				return true
 			}
 		}

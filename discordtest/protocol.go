@@ -128,12 +128,6 @@ var gatewayVersions = map[string]bool{"9": true, "10": true}
 // (https://discord.com/developers/docs/topics/gateway#sending-events).
 const maxGatewayPayload = 4096
 
-// inboundLimit and inboundWindow bound client events per connection:
-// 120 per 60 s, else close 4008.
-const (
-	inboundLimit    = 120
-	inboundWindowMS = 60_000
-)
 
 // Interaction types
 // (https://discord.com/developers/docs/interactions/receiving-and-responding#interaction-object-interaction-type).

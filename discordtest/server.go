@@ -67,6 +67,10 @@ type Config struct {
 	// InteractionTimeout is the time a bot has to call back an interaction
 	// (Discord: 3 s); a later callback gets 10062 Unknown interaction.
 	InteractionTimeout time.Duration
+	// GatewayEventLimit client events are allowed per connection per
+	// GatewayEventWindow (Discord: 120 per 60 s); more close with 4008.
+	GatewayEventLimit  int
+	GatewayEventWindow time.Duration
 	// RateLimit requests are allowed per RateLimitWindow per route bucket;
 	// more get 429.
 	RateLimit       int
@@ -90,6 +94,8 @@ func DefaultConfig() Config {
 		ResumeWindow:       2 * time.Minute,
 		ResumeBuffer:       4096,
 		InteractionTimeout: 3 * time.Second,
+		GatewayEventLimit:  120,
+		GatewayEventWindow: time.Minute,
 		RateLimit:          50,
 		RateLimitWindow:    time.Second,
 	}
@@ -123,6 +129,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.InteractionTimeout <= 0 {
 		c.InteractionTimeout = d.InteractionTimeout
+	}
+	if c.GatewayEventLimit <= 0 {
+		c.GatewayEventLimit = d.GatewayEventLimit
+	}
+	if c.GatewayEventWindow <= 0 {
+		c.GatewayEventWindow = d.GatewayEventWindow
 	}
 	if c.RateLimit <= 0 {
 		c.RateLimit = d.RateLimit

@@ -89,6 +89,7 @@ type channel struct {
 	Channel
 	Position      int
 	lastMessageID string
+	msgs          []*Message // in creation order
 }
 
 type member struct {

@@ -113,6 +113,7 @@ func checkAgainstFFmpeg(t *testing.T, path string, rate, ch int, durTol int64) *
 	if diff := nOurs - nRef; diff > 1152 || diff < -1152 {
 		t.Errorf("decoded %d samples per channel, ffmpeg %d", nOurs, nRef)
 	}
+	t.Logf("samples: ours %d, ffmpeg %d; Duration() %d", nOurs, nRef, d.Duration())
 	if dur := d.Duration(); dur < 0 || absI64(dur-int64(nRef)) > durTol {
 		t.Errorf("Duration() = %d, ffmpeg decoded %d", dur, nRef)
 	}

@@ -128,7 +128,6 @@ var gatewayVersions = map[string]bool{"9": true, "10": true}
 // (https://discord.com/developers/docs/topics/gateway#sending-events).
 const maxGatewayPayload = 4096
 
-
 // Interaction types
 // (https://discord.com/developers/docs/interactions/receiving-and-responding#interaction-object-interaction-type).
 const (

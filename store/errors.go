@@ -30,8 +30,6 @@ var (
 	ErrLeaseHeld = errors.New("store: lease held by another owner")
 	// ErrLeaseLost: the lease expired or was taken over; stop acting on it.
 	ErrLeaseLost = errors.New("store: lease lost")
-	// ErrClosed: the store was closed.
-	ErrClosed = errors.New("store: closed")
 )
 
 // GuildError names the guild (and the operation) an error is about, so a bad

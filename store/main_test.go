@@ -38,6 +38,9 @@ type quietRedis struct{}
 func (quietRedis) Printf(context.Context, string, ...any) {}
 
 func TestMain(m *testing.M) {
+	if path := os.Getenv(crashChildEnv); path != "" {
+		crashChild(path) // never returns: the parent kills it
+	}
 	redis.SetLogger(quietRedis{})
 	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
 		cleanupMu.Lock()

@@ -44,7 +44,7 @@ func newRedisSnapshots(r *redisBackend) *redisSnapshots {
 	idle := make(chan struct{})
 	close(idle)
 	return &redisSnapshots{r: r, pending: make(map[string]*pendingWrite), idle: idle,
-		known: lru.New[string, rawSnap](r.cfg.PendingWrites)}
+		known: lru.New[string, rawSnap](r.cfg.OutageCopies)}
 }
 
 func (s *redisSnapshots) hashKey(guildID string) string { return s.r.key("snap:", guildID) }

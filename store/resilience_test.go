@@ -380,3 +380,65 @@ func TestMigrateConcurrently(t *testing.T) {
 		}
 	}
 }
+
+// TestRedisOutageLimits: during an outage the queue is bounded (an extra
+// guild's write is refused with ErrUnavailable, not dropped), rate limiting
+// falls back to the node, leases refuse (no ownership without Redis), and the
+// cache degrades to its L1.
+func TestRedisOutageLimits(t *testing.T) {
+	bin := testenv.Tool(t, "redis-server")
+	rp := &redisProcess{t: t, bin: bin, dir: t.TempDir(), port: freePort(t)}
+	rp.start()
+	t.Cleanup(rp.kill)
+	s := mustOpen(t, Config{RedisURL: fmt.Sprintf("redis://127.0.0.1:%d/0", rp.port), Path: filepath.Join(t.TempDir(), "q.db"),
+		RetryInterval: 50 * time.Millisecond, OpTimeout: 2 * time.Second, PendingWrites: 2})
+	ctx := ctxT(t)
+	for _, g := range []string{"a", "b", "c"} {
+		if _, err := s.Snapshots.Put(ctx, sampleSnapshot(g), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.TrackCache.Set(ctx, "q", []Track{{ID: "t"}}, time.Minute)
+	rp.kill()
+	bump := func(g string) error {
+		_, err := s.Snapshots.Update(ctx, g, func(p *PlayerSnapshot) error { p.Volume++; return nil })
+		return err
+	}
+	if err := bump("a"); err != nil {
+		t.Fatalf("queued write a: %v", err)
+	}
+	if err := bump("b"); err != nil {
+		t.Fatalf("queued write b: %v", err)
+	}
+	wantErr(t, bump("c"), ErrUnavailable, "c")
+	if err := bump("a"); err != nil { // a guild already queued keeps accepting (newest wins)
+		t.Fatalf("second queued write a: %v", err)
+	}
+	if _, err := s.Snapshots.Get(ctx, "zzz-never-seen"); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Get of an unknown guild during the outage = %v, want ErrUnavailable", err)
+	}
+	if d, err := s.RateLimiter.Allow(ctx, "user-1", PerSecond(1), 1); err != nil || !d.Allowed {
+		t.Fatalf("rate limit during outage = %+v, %v; want a local decision", d, err)
+	}
+	if _, err := s.Leases.Acquire(ctx, "guild-a", "n1", time.Minute); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Acquire during outage = %v, want ErrUnavailable", err)
+	}
+	if got, ok := s.TrackCache.Get(ctx, "q"); !ok || got[0].ID != "t" {
+		t.Fatal("L1 cache lost during the Redis outage")
+	}
+	rp.start()
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := s.Sync(sctx); err != nil {
+		t.Fatal(err)
+	}
+	for g, vol := range map[string]int{"a": 152, "b": 151, "c": 150} {
+		p, err := s.Snapshots.Get(ctx, g)
+		if err != nil || p.Volume != vol {
+			t.Fatalf("%s after recovery: volume %d, %v; want %d", g, p.Volume, err, vol)
+		}
+	}
+	if err := bump("c"); err != nil {
+		t.Fatalf("write after recovery: %v", err)
+	}
+}

@@ -219,6 +219,10 @@ type Config struct {
 	// memory during a Redis outage (default 10,000); beyond it writes fail
 	// with ErrUnavailable rather than being dropped.
 	PendingWrites int
+	// OutageCopies is how many guilds' latest snapshots a Redis-backed node
+	// keeps in memory so that it can go on updating them during an outage
+	// (default 10,000; a guild without a copy gets ErrUnavailable).
+	OutageCopies int
 	// RetryInterval is how often a lost Redis is probed and queued writes
 	// retried (default 500 ms).
 	RetryInterval time.Duration
@@ -236,7 +240,7 @@ type Config struct {
 // DefaultConfig returns the embedded configuration with every default filled in.
 func DefaultConfig() Config {
 	return Config{Path: "quaver.db", KeyPrefix: "quaver:", Limits: DefaultLimits(),
-		TrackCacheSize: 10000, TrackCacheTTL: time.Hour, PendingWrites: 10000,
+		TrackCacheSize: 10000, TrackCacheTTL: time.Hour, PendingWrites: 10000, OutageCopies: 10000,
 		RetryInterval: 500 * time.Millisecond, OpTimeout: 5 * time.Second, UpdateRetries: 1000}
 }
 
@@ -257,6 +261,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PendingWrites <= 0 {
 		c.PendingWrites = d.PendingWrites
+	}
+	if c.OutageCopies <= 0 {
+		c.OutageCopies = d.OutageCopies
 	}
 	if c.RetryInterval <= 0 {
 		c.RetryInterval = d.RetryInterval

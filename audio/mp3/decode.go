@@ -76,11 +76,12 @@ func (d *Decoder) nextFrame() ([]byte, header, error) {
 			}
 			trusted := !d.needSync
 			if !trusted {
+				// After lost sync a frame counts only if the next one
+				// confirms it: tags and junk at the end must not play as
+				// noise, at the cost of a lone real frame at the very end.
 				if d.in.fill(size + 4) {
 					nh, ok2 := parseHeader(d.in.avail()[size:])
 					trusted = ok2 && h.compatible(nh)
-				} else {
-					trusted = true // last frame of the input
 				}
 			}
 			if trusted {

@@ -258,3 +258,28 @@ func TestNonSeekable(t *testing.T) {
 		}
 	}
 }
+
+// TestTrailingJunk: a tag full of sync-like bytes after the last frame of a
+// header-less stream must not come out as noise.
+func TestTrailingJunk(t *testing.T) {
+	dir := t.TempDir()
+	src := genSource(t, dir, "j", exprTones, 44100, 2, 1)
+	p := encode(t, src, filepath.Join(dir, "j.mp3"), "-b:a", "128k", "-write_xing", "0", "-id3v2_version", "0")
+	data, _ := os.ReadFile(p)
+	_, clean := decodeAll(t, p)
+	// A fake frame header (MPEG-1 Layer III 128 kbps 44.1 kHz) inside junk.
+	junk := []byte("APETAGEX")
+	junk = append(junk, 0xFF, 0xFB, 0x90, 0x64)
+	rng := rand.New(rand.NewSource(5))
+	tail := make([]byte, 417-4) // the fake frame ends exactly at EOF
+	rng.Read(tail)
+	junk = append(junk, tail...)
+	d, err := NewDecoder(bytes.NewReader(append(bytes.Clone(data), junk...)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := readRest(t, d)
+	if len(got) != len(clean) {
+		t.Errorf("junk after the last frame changed the output: %d samples, %d without it", len(got)/2, len(clean)/2)
+	}
+}

@@ -1,6 +1,7 @@
 package discordtest
 
 import (
+	"encoding/json"
 	"slices"
 	"testing"
 	"time"
@@ -82,5 +83,45 @@ func TestShardingSplitsGuildsByFormula(t *testing.T) {
 			t.Fatalf("shard %d also got interaction %s", 1-shard, other.ID)
 		default:
 		}
+	}
+}
+
+// TestVoiceUpdateOnWrongShardIgnored: op 4 for a guild of another shard is
+// ignored, as Discord only honours it on the guild's shard.
+func TestVoiceUpdateOnWrongShardIgnored(t *testing.T) {
+	srv := New(Config{Shards: 2})
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	byShard := map[int]string{}
+	for len(byShard) < 2 {
+		g := srv.AddGuild("g")
+		byShard[shardByFormula(g, 2)] = g
+	}
+	vcs := map[string]string{}
+	for _, g := range byShard {
+		vc, err := srv.AddChannel(g, Channel{Name: "v", Type: ChannelVoice})
+		if err != nil {
+			t.Fatal(err)
+		}
+		vcs[g] = vc
+	}
+	c := dialRaw(t, srv, "v=10&encoding=json")
+	c.recv()
+	c.identify(srv.Token(), IntentGuilds|IntentGuildVoiceStates, []int{0, 2})
+	c.recvUntil("READY")
+	foreign, own := byShard[1], byShard[0]
+	c.send(map[string]any{"op": 4, "d": map[string]any{"guild_id": foreign, "channel_id": vcs[foreign]}})
+	c.send(map[string]any{"op": 4, "d": map[string]any{"guild_id": own, "channel_id": vcs[own]}})
+	f := c.recvUntil("VOICE_SERVER_UPDATE")
+	var d struct {
+		GuildID string `json:"guild_id"`
+	}
+	if err := json.Unmarshal(f.D, &d); err != nil || d.GuildID != own {
+		t.Fatalf("VOICE_SERVER_UPDATE for %s, want %s", f.D, own)
+	}
+	if vs, ok := srv.VoiceState(foreign, srv.BotID()); ok {
+		t.Fatalf("op 4 on the wrong shard joined %+v", vs)
 	}
 }

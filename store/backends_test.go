@@ -103,3 +103,55 @@ var postgresBackendT = backend{
 func TestContractEmbedded(t *testing.T) { runContract(t, embeddedBackend) }
 func TestContractRedis(t *testing.T)    { runContract(t, redisBackendT) }
 func TestContractPostgres(t *testing.T) { runContract(t, postgresBackendT) }
+
+// redisPostgresBackend is the cluster configuration: hot state in Redis,
+// durable records in PostgreSQL.
+var redisPostgresBackend = backend{
+	name:      "redis+postgres",
+	multiNode: true,
+	setup: func(t testing.TB) func(testing.TB, Config) *Store {
+		ru, pu := redisURL(t), pgURL(t)
+		prefix := redisPrefix + testName(t) + ":"
+		return func(t testing.TB, cfg Config) *Store {
+			cfg.RedisURL, cfg.PostgresURL, cfg.KeyPrefix = ru, pu, prefix
+			if cfg.RetryInterval == 0 {
+				cfg.RetryInterval = 50 * time.Millisecond
+			}
+			return mustOpen(t, cfg)
+		}
+	},
+	plant: redisBackendT.plant,
+}
+
+func TestContractRedisPostgres(t *testing.T) { runContract(t, redisPostgresBackend) }
+
+// TestOpenPicksBackends: which backend serves which part, per Config.
+func TestOpenPicksBackends(t *testing.T) {
+	tests := []struct {
+		name          string
+		redis, pg     bool
+		want          Info
+		needsServices bool
+	}{
+		{"no URL", false, false, Info{Snapshots: "embedded", Durable: "embedded", RateLimiter: "local", Leases: "embedded"}, false},
+		{"redis", true, false, Info{Snapshots: "redis", Durable: "embedded", RateLimiter: "redis", TrackCacheL2: "redis", Leases: "redis"}, true},
+		{"postgres", false, true, Info{Snapshots: "postgres", Durable: "postgres", RateLimiter: "local", Leases: "postgres"}, true},
+		{"both", true, true, Info{Snapshots: "redis", Durable: "postgres", RateLimiter: "redis", TrackCacheL2: "redis", Leases: "redis"}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := Config{Path: filepath.Join(t.TempDir(), "q.db"), KeyPrefix: redisPrefix + testName(t) + ":"}
+			if tc.redis {
+				cfg.RedisURL = redisURL(t)
+			}
+			if tc.pg {
+				cfg.PostgresURL = pgURL(t)
+			}
+			got := mustOpen(t, cfg).Info()
+			got.MigrationsApplied = 0
+			if got != tc.want {
+				t.Fatalf("Info = %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}

@@ -76,6 +76,9 @@ func (s *Server) postCallback(q *request) (int, any, *apiError) {
 	if it.cb != nil {
 		return 0, nil, errAcknowledged
 	}
+	if s.w.channels[it.channelID] == nil {
+		return 0, nil, errUnknownChannelAPI // deleted since
+	}
 	typ := *body.Type
 	if !callbackAllowed[it.typ][typ] {
 		f := formErrors{}
@@ -185,6 +188,9 @@ func (s *Server) postFollowup(q *request) (int, any, *apiError) {
 	}
 	if it.cb == nil {
 		return 0, nil, errUnknownWebhookAPI
+	}
+	if s.w.channels[it.channelID] == nil {
+		return 0, nil, errUnknownChannelAPI
 	}
 	if e := p.validate(nil); e != nil {
 		return 0, nil, e

@@ -407,3 +407,47 @@ func timestamp(t time.Time) string {
 }
 
 func permString(p uint64) string { return strconv.FormatUint(p, 10) }
+
+// DeleteChannel deletes a channel: users in it (the bot included) are
+// disconnected from voice (VOICE_STATE_UPDATE, null channel), then
+// CHANNEL_DELETE is dispatched.
+func (s *Server) DeleteChannel(channelID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch := s.w.channels[channelID]
+	if ch == nil {
+		return errUnknownChannel
+	}
+	g := s.w.guilds[ch.GuildID]
+	for _, uid := range g.memberOrder {
+		if vs := g.voice[uid]; vs != nil && vs.ChannelID == ch.ID {
+			s.leaveVoiceLocked(g, uid)
+		}
+	}
+	g.channels = slices.DeleteFunc(g.channels, func(c *channel) bool { return c.ID == ch.ID })
+	delete(s.w.channels, ch.ID)
+	s.dispatchGuildLocked(g, "CHANNEL_DELETE", s.channelJSON(ch, true), IntentGuilds)
+	s.notifyLocked()
+	return nil
+}
+
+// RemoveBot removes the bot from a guild, as a kick or ban does: its
+// sessions get GUILD_DELETE (unavailable absent) and the guild no longer
+// reaches it; the guild's state is forgotten.
+func (s *Server) RemoveBot(guildID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.w.guilds[guildID]
+	if g == nil {
+		return errUnknownGuild
+	}
+	s.dispatchGuildLocked(g, "GUILD_DELETE", map[string]any{"id": g.ID}, 0)
+	for _, ch := range g.channels {
+		delete(s.w.channels, ch.ID)
+	}
+	delete(s.w.guilds, g.ID)
+	s.w.order = slices.DeleteFunc(s.w.order, func(id string) bool { return id == g.ID })
+	delete(s.w.commands.guild, g.ID)
+	s.notifyLocked()
+	return nil
+}

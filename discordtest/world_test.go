@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+	"time"
 )
 
 func TestPermissions(t *testing.T) {
@@ -162,5 +163,60 @@ func TestBotVoiceOverGateway(t *testing.T) {
 	_ = json.Unmarshal(f.D, &vs)
 	if vs.SessionID == left.SessionID || vs.SessionID == "" {
 		t.Fatalf("rejoin kept session %s", vs.SessionID)
+	}
+}
+
+func TestDeleteChannelAndRemoveBot(t *testing.T) {
+	w := newWorld(t, Config{})
+	srv := w.srv
+	c := dialRaw(t, srv, "v=10&encoding=json")
+	c.recv()
+	c.identify(srv.Token(), IntentGuilds|IntentGuildVoiceStates, nil)
+	c.recvUntil("GUILD_CREATE")
+	if _, err := srv.JoinVoice(w.guild, w.alice, w.vc); err != nil {
+		t.Fatal(err)
+	}
+	c.recvUntil("VOICE_STATE_UPDATE")
+	if err := srv.DeleteChannel(w.vc); err != nil {
+		t.Fatal(err)
+	}
+	f := c.recv()
+	var vs struct {
+		UserID    string  `json:"user_id"`
+		ChannelID *string `json:"channel_id"`
+	}
+	if err := json.Unmarshal(f.D, &vs); f.T != "VOICE_STATE_UPDATE" || err != nil || vs.UserID != w.alice || vs.ChannelID != nil {
+		t.Fatalf("%s %s", f.T, f.D)
+	}
+	if f := c.recv(); f.T != "CHANNEL_DELETE" {
+		t.Fatalf("got %s, want CHANNEL_DELETE", f.T)
+	}
+	if _, err := srv.JoinVoice(w.guild, w.alice, w.vc); !errors.Is(err, errUnknownChannel) {
+		t.Fatalf("join deleted channel: %v", err)
+	}
+	// An interaction whose channel is deleted before the answer.
+	register(t, srv, "", map[string]any{"name": "x", "description": "x"})
+	inv, err := srv.InvokeCommand(ctxT(t, 5*time.Second), w.guild, w.text, w.alice, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.recvUntil("INTERACTION_CREATE")
+	if err := srv.DeleteChannel(w.text); err != nil {
+		t.Fatal(err)
+	}
+	if status, body, _ := doREST(t, srv, restCall{"POST", "/interactions/" + inv.ID + "/" + inv.Token + "/callback", "-",
+		map[string]any{"type": 4, "data": map[string]any{"content": "late"}}}); status != 404 || body["code"] != float64(10003) {
+		t.Fatalf("callback into deleted channel: %d %v", status, body)
+	}
+	if err := srv.RemoveBot(w.guild); err != nil {
+		t.Fatal(err)
+	}
+	f = c.recvUntil("GUILD_DELETE")
+	var gd map[string]any
+	if err := json.Unmarshal(f.D, &gd); f.T != "GUILD_DELETE" || err != nil || gd["id"] != w.guild || gd["unavailable"] != nil {
+		t.Fatalf("%s %s", f.T, f.D)
+	}
+	if status, body, _ := doREST(t, srv, restCall{"GET", "/guilds/" + w.guild, "", nil}); status != 404 || body["code"] != float64(10004) {
+		t.Fatalf("removed guild: %d %v", status, body)
 	}
 }

@@ -34,7 +34,7 @@ const (
 type indexSource struct {
 	next   atomic.Uint32
 	paused atomic.Bool
-	limit  uint32
+	limit  atomic.Uint32
 	buf    [frameN]byte
 }
 
@@ -43,7 +43,7 @@ func (s *indexSource) NextFrame() ([]byte, bool) {
 		return nil, false
 	}
 	i := s.next.Load()
-	if s.limit > 0 && i >= s.limit {
+	if l := s.limit.Load(); l > 0 && i >= l {
 		return nil, false
 	}
 	s.next.Add(1)
@@ -372,7 +372,7 @@ func TestWrongTokenIs4004(t *testing.T) {
 
 func TestPauseSendsFiveSilenceFramesThenSpeaksAgain(t *testing.T) {
 	h := newHarness(t)
-	h.src.limit = 40
+	h.src.limit.Store(40)
 	ss := h.connect()
 	h.waitPackets(ss, 45)
 	// Source ran dry: exactly five silence frames, then quiet, Speaking 0.
@@ -388,7 +388,7 @@ func TestPauseSendsFiveSilenceFramesThenSpeaksAgain(t *testing.T) {
 			t.Fatalf("expected silence frame, got % x", p.Opus)
 		}
 	}
-	h.src.limit = 80
+	h.src.limit.Store(80)
 	h.waitPackets(ss, 85)
 	pkts = ss.Recorder().Packets()
 	idx := checkContinuous(t, pkts)

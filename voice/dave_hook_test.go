@@ -58,3 +58,51 @@ func TestPeersReachTheHook(t *testing.T) {
 	<-b.Done()
 	b.Close()
 }
+
+// TestBinaryFramesReachHookAndSeqAck: a binary server frame [seq][op][payload]
+// reaches the hook and its sequence number is acknowledged by the next
+// heartbeat; the client's binary messages [op][payload] reach the server's hook.
+func TestBinaryFramesReachHookAndSeqAck(t *testing.T) {
+	hook := &hookRecorder{ops: make(chan string, 16)}
+	srvHook := &serverHook{got: make(chan []byte, 4)}
+	h := newHarness(t, func(s *voicetest.Config, c *Config) { c.DAVE = hook; s.DAVE = srvHook })
+	ss := h.connect()
+	if err := ss.SendBinary(25, []byte{1, 2, 3}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-hook.ops:
+		if got != `{"binary":true,"op":25}` {
+			t.Fatalf("hook got %s", got)
+		}
+	case <-h.ctx.Done():
+		t.Fatal("binary frame never reached the hook")
+	}
+	want := ss.Seq()
+	for {
+		if _, _, ack := ss.Counters(); ack == want {
+			break
+		}
+		h.waitPackets(ss, int(ss.Recorder().Received())+5)
+	}
+	if err := h.conn.SendBinary(h.ctx, 26, []byte{9, 8}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-srvHook.got:
+		if string(got) != "\x1a\x09\x08" {
+			t.Fatalf("server hook got % x", got)
+		}
+	case <-h.ctx.Done():
+		t.Fatal("client binary message never reached the server hook")
+	}
+}
+
+type serverHook struct{ got chan []byte }
+
+func (serverHook) ProtocolVersion(*voicetest.Session, int) int { return 0 }
+func (h *serverHook) HandleMessage(_ *voicetest.Session, op int, binary bool, payload []byte) {
+	if binary {
+		h.got <- append([]byte{byte(op)}, payload...)
+	}
+}

@@ -89,6 +89,7 @@ func TestGridIsAbsoluteAndContinuous(t *testing.T) {
 		s.mu.Unlock()
 	}
 	// Lateness was observed for sent packets only, in both histograms.
+	p.Close()
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)

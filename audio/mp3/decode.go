@@ -86,7 +86,7 @@ func (d *Decoder) nextFrame() ([]byte, header, error) {
 			}
 			if trusted {
 				d.needSync = false
-				if d.frameIndex%d.cpStride == 0 {
+				if d.exactIndex && d.frameIndex%d.cpStride == 0 {
 					d.addCheckpoint(d.frameIndex, d.in.off)
 				}
 				f := d.in.avail()[:size]

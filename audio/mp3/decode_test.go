@@ -1,6 +1,7 @@
 package mp3
 
 import (
+	"bytes"
 	"errors"
 	"image"
 	"image/png"
@@ -249,5 +250,36 @@ func writeNoisePNG(t testing.TB, path string, w, h int) {
 	defer f.Close()
 	if err := png.Encode(f, img); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestChannelModeChange: a stereo stream followed by mono frames keeps the
+// decoder's channel count, duplicating mono into both channels.
+func TestChannelModeChange(t *testing.T) {
+	dir := t.TempDir()
+	st := encode(t, genSource(t, dir, "st", exprTones, 44100, 2, 1), filepath.Join(dir, "st.mp3"), "-b:a", "128k", "-write_xing", "0", "-id3v2_version", "0")
+	mo := encode(t, genSource(t, dir, "mo", exprTones, 44100, 1, 1), filepath.Join(dir, "mo.mp3"), "-b:a", "64k", "-write_xing", "0", "-id3v2_version", "0")
+	a, _ := os.ReadFile(st)
+	b, _ := os.ReadFile(mo)
+	d, err := NewDecoder(bytes.NewReader(append(a, b...)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Channels() != 2 {
+		t.Fatalf("Channels() = %d", d.Channels())
+	}
+	got := readRest(t, d)
+	refSt := ffmpegDecode(t, st)
+	refMo := ffmpegDecode(t, mo)
+	if want := len(refSt)/2 + len(refMo); len(got)/2 != want {
+		t.Errorf("decoded %d samples, want %d", len(got)/2, want)
+	}
+	mono := got[len(refSt):]
+	var l, r []float32
+	for i := 0; i+1 < len(mono); i += 2 {
+		l, r = append(l, mono[i]), append(r, mono[i+1])
+	}
+	if ncc(l, r, 1, 0) < 0.9999 || ncc(l, refMo, 1, 0) < 0.99 {
+		t.Errorf("mono part not duplicated into both channels (L/R %.4f, vs ffmpeg %.4f)", ncc(l, r, 1, 0), ncc(l, refMo, 1, 0))
 	}
 }

@@ -64,6 +64,7 @@ type Decoder struct {
 	pos         int64 // index of the next sample ReadPCM delivers
 	skip        int64 // decoded samples still to discard
 	needSync    bool  // verify the next frame's successor before trusting it
+	exactIndex  bool  // frameIndex is known exactly (not a TOC estimate)
 	checkpoints [checkpointCount]int64
 	nCheckpoint int64 // checkpoints[i] valid for i < nCheckpoint
 	cpStride    int64
@@ -91,7 +92,7 @@ type Decoder struct {
 // headers. When r is also an io.Seeker, tags are skipped by seeking and
 // SeekSample works.
 func NewDecoder(r io.Reader) (*Decoder, error) {
-	d := &Decoder{total: -1, end: -1, streamEnd: -1, cpStride: checkpointEvery}
+	d := &Decoder{total: -1, end: -1, streamEnd: -1, cpStride: checkpointEvery, exactIndex: true}
 	d.in.r = r
 	var size int64 = -1
 	if s, ok := r.(io.Seeker); ok {

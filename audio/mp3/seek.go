@@ -71,7 +71,13 @@ func (d *Decoder) resetState() {
 // target and returns that frame's index.
 func (d *Decoder) locateFrame(target int64) (int64, error) {
 	switch {
+	case target/d.cpStride < d.nCheckpoint:
+		// Already indexed (decoded or scanned before): exact, and the scan
+		// from the checkpoint covers fewer than cpStride frames.
+		d.exactIndex = true
+		return d.scanTo(target)
 	case d.cbr:
+		d.exactIndex = true
 		off := d.firstAudio + int64(float64(target)*d.avgFrame)
 		if err := d.in.seek(off); err != nil {
 			return 0, err
@@ -93,8 +99,10 @@ func (d *Decoder) locateFrame(target int64) (int64, error) {
 			return 0, err
 		}
 		d.syncHere(64 << 10)
+		d.exactIndex = false // the TOC only says roughly which frame this is
 		return d.tocIndex(d.in.off), nil
 	}
+	d.exactIndex = true
 	return d.scanTo(target)
 }
 

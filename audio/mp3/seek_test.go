@@ -42,8 +42,19 @@ func TestSeekSample(t *testing.T) {
 			}
 			const ch = 2
 			buf := make([]float32, 4096*ch)
-			// Forward, backward and repeated targets, in samples.
-			for _, target := range []int64{44100 * 5, 44100, 0, 44100*7 + 123, 133333, 44100 * 5, 300000} {
+			// Forward, backward and repeated targets, in samples; then, once
+			// everything has been read (and so indexed), seeks are exact.
+			targets := []int64{44100 * 5, 44100, 0, 44100*7 + 123, 133333, 44100 * 5, 300000, -1, 300000, 111111}
+			exact := false
+			for _, target := range targets {
+				if target < 0 { // play the whole stream from the start
+					if _, err := d.SeekSample(0); err != nil {
+						t.Fatal(err)
+					}
+					readRest(t, d)
+					exact = true
+					continue
+				}
 				pos, err := d.SeekSample(target)
 				if err != nil {
 					t.Fatalf("SeekSample(%d): %v", target, err)
@@ -72,6 +83,9 @@ func TestSeekSample(t *testing.T) {
 				}
 				if bestC < 0.99 {
 					t.Fatalf("SeekSample(%d) = %d: output matches ffmpeg's decode nowhere nearby (best %.3f at %d)", target, pos, bestC, best)
+				}
+				if exact && (int64(best) != target || pos != target) {
+					t.Errorf("SeekSample(%d) in an indexed stream: reported %d, landed at %d", target, pos, best)
 				}
 				if e := absI64(int64(best) - target); e > tc.tolerance {
 					t.Errorf("SeekSample(%d) landed at %d (reported %d): off by %d samples, limit %d", target, best, pos, e, tc.tolerance)

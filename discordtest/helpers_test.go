@@ -13,12 +13,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// discordgo's reconnect loop and event handler goroutines finish
-		// on their own shortly after Session.Close.
-		goleak.IgnoreTopFunction("time.Sleep"),
-		goleak.IgnoreAnyFunction("github.com/bwmarrin/discordgo.(*Session).reconnect"),
-	)
+	goleak.VerifyTestMain(m)
 }
 
 // fakeVoice is a VoiceBackend that records the sessions it admitted.

@@ -285,6 +285,14 @@ func (c *conn) readLoop() {
 		mt, data, err := c.ws.ReadMessage()
 		if err != nil {
 			s.mu.Lock()
+			// A client closing with 1000 or 1001 ends its session
+			// (https://discord.com/developers/docs/events/gateway#initiating-a-disconnect).
+			var ce *websocket.CloseError
+			if errors.As(err, &ce) && (ce.Code == websocket.CloseNormalClosure || ce.Code == websocket.CloseGoingAway) &&
+				c.sess != nil && c.sess.conn == c {
+				delete(s.gw.sessions, c.sess.id)
+				s.log.Debug("discordtest: session ended by client", "session", c.sess.id, "code", ce.Code)
+			}
 			if !c.ended {
 				var ne interface{ Timeout() bool }
 				if errors.As(err, &ne) && ne.Timeout() {

@@ -351,3 +351,42 @@ func TestGatewayLimitsAndMemberChunks(t *testing.T) {
 		t.Fatalf("resume past the buffer: op %d d %s", f.Op, f.D)
 	}
 }
+
+// TestGatewayCleanCloseEndsSession: closing with 1000 invalidates the
+// session; any other code keeps it resumable.
+func TestGatewayCleanCloseEndsSession(t *testing.T) {
+	w := newWorld(t, Config{})
+	for _, tc := range []struct {
+		code      int
+		resumable bool
+	}{{websocket.CloseNormalClosure, false}, {websocket.CloseGoingAway, false}, {4321, true}, {websocket.CloseServiceRestart, true}} {
+		c := dialRaw(t, w.srv, "v=10&encoding=json")
+		c.recv()
+		c.identify(w.srv.Token(), IntentGuilds, nil)
+		ready := c.recvUntil("READY")
+		var r struct {
+			SessionID string `json:"session_id"`
+		}
+		_ = json.Unmarshal(ready.D, &r)
+		_ = c.ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(tc.code, ""))
+		ctx := ctxT(t, 5*time.Second)
+		if _, err := w.srv.WaitSessions(ctx, func(ss []SessionInfo) bool {
+			for _, s := range ss {
+				if s.ID == r.SessionID {
+					return !s.Connected
+				}
+			}
+			return true
+		}); err != nil {
+			t.Fatal(err)
+		}
+		c2 := dialRaw(t, w.srv, "v=10&encoding=json")
+		c2.recv()
+		c2.send(map[string]any{"op": 6, "d": map[string]any{"token": w.srv.Token(), "session_id": r.SessionID, "seq": 1}})
+		f := c2.recv()
+		if got := f.T == "GUILD_CREATE" || f.T == "RESUMED"; got != tc.resumable {
+			t.Fatalf("close %d: resume answered op %d %s, want resumable=%v", tc.code, f.Op, f.T, tc.resumable)
+		}
+		c2.ws.Close()
+	}
+}

@@ -186,7 +186,7 @@ func (s *Server) AddGuild(name string) string {
 	s.w.order = append(s.w.order, id)
 	g.addMember(ownerID)
 	g.addMember(s.w.bot.ID)
-	s.dispatchGuildLocked(g, "GUILD_CREATE", s.guildCreateJSON(g, IntentGuildVoiceStates), 0)
+	s.dispatchGuildLocked(g, "GUILD_CREATE", s.guildCreateJSON(g, IntentGuildVoiceStates), IntentGuilds)
 	s.notifyLocked()
 	return id
 }
@@ -441,7 +441,7 @@ func (s *Server) RemoveBot(guildID string) error {
 	if g == nil {
 		return errUnknownGuild
 	}
-	s.dispatchGuildLocked(g, "GUILD_DELETE", map[string]any{"id": g.ID}, 0)
+	s.dispatchGuildLocked(g, "GUILD_DELETE", map[string]any{"id": g.ID}, IntentGuilds)
 	for _, ch := range g.channels {
 		delete(s.w.channels, ch.ID)
 	}

@@ -107,7 +107,9 @@ type Config struct {
 	// than EventBuffer events behind, newer events are dropped and logged.
 	// Nil discards events.
 	OnEvent func(Event)
-	// AutoLeave is how long the bot stays when alone or idle (3 min).
+	// AutoLeave is how long the bot stays connected while alone (no listeners
+	// but bots) or idle (nothing playing) (3 min). Paused with listeners is
+	// neither.
 	AutoLeave time.Duration
 	// CheckpointEvery is how often the position is persisted while playing (5 s).
 	CheckpointEvery time.Duration
@@ -795,6 +797,18 @@ func (p *Player) liveStreamsLocked() []Stream {
 		ss = append(ss, n.stream)
 	}
 	return ss
+}
+
+// SetAutoLeave changes how long the bot stays when alone or idle (a
+// guild's /settings); d <= 0 restores the default.
+func (p *Player) SetAutoLeave(d time.Duration) {
+	if d <= 0 {
+		d = DefaultConfig().AutoLeave
+	}
+	p.mu.Lock()
+	p.cfg.AutoLeave = d
+	p.mu.Unlock()
+	p.wake()
 }
 
 // SetTextChannel sets where announcements go (carried in events and snapshots).

@@ -742,3 +742,70 @@ func BenchmarkNextFrame(b *testing.B) {
 		src.NextFrame()
 	}
 }
+
+// blockingPersister blocks every Save until released.
+type blockingPersister struct {
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b *blockingPersister) Save(ctx context.Context, _ store.PlayerSnapshot) error {
+	select {
+	case b.entered <- struct{}{}:
+	default:
+	}
+	select {
+	case <-b.release:
+	case <-ctx.Done():
+	}
+	return nil
+}
+
+// TestSlowCollaboratorsBlockNothing holds a Persister.Save and an
+// Engine.Open in progress and checks that frames keep flowing and commands
+// keep answering meanwhile.
+func TestSlowCollaboratorsBlockNothing(t *testing.T) {
+	bp := &blockingPersister{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	h := newHarness(t, func(c *Config) { c.Persister = bp; c.PreloadAhead = time.Hour })
+	a, b := h.eng.track("a", 10000), h.eng.track("b", 10000)
+	h.p.Enqueue(a)
+	src := h.join().source()
+	h.event(EventTrackStart)
+	<-bp.entered // a Save is now stuck
+	h.eng.spec("b").block = make(chan struct{})
+	h.p.Enqueue(b) // the preload of b is now stuck in Open
+	for len(h.eng.Opens()) < 2 {
+		waitTick()
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.pull(src, 100)
+		h.p.Pause()
+		if _, ok := src.NextFrame(); ok {
+			t.Error("frame while paused")
+		}
+		h.p.Resume()
+		h.p.SetVolume(200)
+		h.p.Status()
+		h.p.Snapshot()
+		h.p.Move(1, 1)
+		h.pull(src, 100)
+	}()
+	select {
+	case <-done:
+	case <-time.After(waitFor):
+		t.Fatal("frames or commands blocked behind a slow Save or Open")
+	}
+	close(h.eng.spec("b").block)
+	close(bp.release)
+}
+
+func TestSetAutoLeave(t *testing.T) {
+	h := newHarness(t, nil)
+	conn := h.join()
+	h.p.SetAutoLeave(30 * time.Second)
+	h.clock.Advance(30 * time.Second)
+	h.event(EventAutoLeave)
+	waitLeft(t, conn)
+}

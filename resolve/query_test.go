@@ -186,8 +186,8 @@ func TestSafeTitle(t *testing.T) {
 		{"AC-DC - Thunder", "AC-DC - Thunder"},
 		{"line1\nline2\t\tend", "line1 line2 end"},
 		{"rtl\u202eevil", "rtlevil"},
-		{"", "(untitled)"},
-		{"\u200b\u200b", "(untitled)"},
+		{"", "Untitled"},
+		{"\u200b\u200b", "Untitled"},
 		{"bad\xffbyte", "bad\ufffdbyte"},
 		{"日本語の歌", "日本語の歌"},
 	}

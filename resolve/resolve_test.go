@@ -92,7 +92,9 @@ func newTestResolver(t *testing.T, yt YouTube, mutate func(*Config)) *Resolver {
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	return New(cfg)
+	r := New(cfg)
+	t.Cleanup(r.hc.CloseIdleConnections)
+	return r
 }
 
 func mediaServer(t *testing.T) *httptest.Server {
@@ -193,6 +195,7 @@ func TestResolveHTTP(t *testing.T) {
 func TestResolveHTTPRefusesPrivateByDefault(t *testing.T) {
 	srv := mediaServer(t)
 	r := New(Config{YouTube: &fakeYouTube{}, LookPath: noYTDLP})
+	t.Cleanup(r.hc.CloseIdleConnections)
 	_, err := r.Resolve(context.Background(), srv.URL+"/song.mp3")
 	if !errors.Is(err, ErrPrivateTarget) {
 		t.Fatalf("loopback link: error %v, want %v", err, ErrPrivateTarget)

@@ -22,7 +22,7 @@ const lineStartSpecial = "#->"
 // mentions broken with a zero-width space so they neither format nor ping.
 // The result holds at most maxLen characters of the original text (before
 // escaping), ending in "…" when cut; maxLen <= 0 means DefaultTitleLen.
-// Empty input gives "(untitled)". Bots should still send messages with
+// Empty input gives "Untitled". Bots should still send messages with
 // allowed_mentions empty: this is the second line of defence.
 func SafeTitle(s string, maxLen int) string {
 	if maxLen <= 0 {
@@ -43,13 +43,16 @@ func SafeTitle(s string, maxLen int) string {
 		if unicode.IsControl(r) || isInvisible(r) {
 			continue
 		}
+		sep := space && b.Len() > 0
+		if sep {
+			n++
+		}
 		if n >= maxLen {
 			b.WriteString("…")
 			break
 		}
-		if space && b.Len() > 0 {
+		if sep {
 			b.WriteByte(' ')
-			n++
 		}
 		space = false
 		switch {
@@ -69,7 +72,7 @@ func SafeTitle(s string, maxLen int) string {
 		n++
 	}
 	if b.Len() == 0 {
-		return "(untitled)"
+		return "Untitled"
 	}
 	return b.String()
 }

@@ -1,0 +1,306 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/bwmarrin/discordgo"
+
+	"github.com/quaverbot/quaver/player"
+	"github.com/quaverbot/quaver/voice"
+)
+
+// Errors a join can meet, written for the user who asked for music.
+var (
+	errStageChannel = errors.New("stage channels are not supported: pick a normal voice channel")
+	errNoView       = errors.New("the bot can't see that voice channel: give it the View Channel permission there")
+	errNoConnect    = errors.New("the bot is not allowed to join that voice channel: give it the Connect permission there")
+	errNoSpeak      = errors.New("the bot is not allowed to speak in that voice channel: give it the Speak permission there")
+	errChannelFull  = errors.New("that voice channel is full: raise its user limit or give the bot Move Members")
+	errNoChannel    = errors.New("that voice channel no longer exists")
+	errJoinTimeout  = errors.New("discord did not let the bot into the voice channel in time; try again in a moment")
+)
+
+// guildVoice is the bot's voice presence in one guild: the credentials from
+// VOICE_STATE_UPDATE and VOICE_SERVER_UPDATE and, once both came, the
+// voice.Conn they feed.
+type guildVoice struct {
+	mu        sync.Mutex
+	channelID string
+	sessionID string
+	endpoint  string
+	token     string
+	ready     chan struct{} // closed once session, endpoint and token are known
+	readyDone bool
+	conn      *voice.Conn
+}
+
+func (g *guildVoice) checkReadyLocked() {
+	if !g.readyDone && g.sessionID != "" && g.endpoint != "" && g.token != "" {
+		g.readyDone = true
+		close(g.ready)
+	}
+}
+
+// voiceJoiner implements player.Voice over the bot's gateway sessions and
+// package voice.
+type voiceJoiner Bot
+
+// Join sends op 4 through the guild's shard, waits for both voice updates
+// and connects a voice.Conn on the shared pacer.
+func (vj *voiceJoiner) Join(ctx context.Context, guildID, channelID string) (player.VoiceConn, error) {
+	b := (*Bot)(vj)
+	s, err := b.session(guildID)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.canJoin(s, guildID, channelID); err != nil {
+		return nil, err
+	}
+	gv := &guildVoice{channelID: channelID, ready: make(chan struct{})}
+	b.mu.Lock()
+	old := b.voices[guildID]
+	b.voices[guildID] = gv
+	b.mu.Unlock()
+	if old != nil {
+		old.mu.Lock()
+		c := old.conn
+		old.mu.Unlock()
+		if c != nil {
+			_ = c.Close()
+		}
+	}
+	if err := s.ChannelVoiceJoinManual(guildID, channelID, false, true); err != nil {
+		b.dropVoice(guildID, gv)
+		return nil, fmt.Errorf("could not ask Discord to join the voice channel: %w", err)
+	}
+	wait, cancel := context.WithTimeout(ctx, b.cfg.VoiceJoinTimeout)
+	defer cancel()
+	select {
+	case <-gv.ready:
+	case <-wait.Done():
+		b.dropVoice(guildID, gv)
+		_ = s.ChannelVoiceJoinManual(guildID, "", false, true)
+		return nil, errJoinTimeout
+	}
+	gv.mu.Lock()
+	vc := voice.Config{
+		Endpoint: gv.endpoint, GuildID: guildID, ChannelID: channelID, UserID: b.BotID(),
+		SessionID: gv.sessionID, Token: gv.token, RootCAs: b.cfg.VoiceRootCAs, Pacer: b.cfg.Pacer,
+		ServerUpdateWait: b.cfg.ServerUpdateWait, Logger: b.log,
+	}
+	gv.mu.Unlock()
+	c := voice.New(vc)
+	if err := c.Connect(ctx); err != nil {
+		b.dropVoice(guildID, gv)
+		_ = s.ChannelVoiceJoinManual(guildID, "", false, true)
+		return nil, fmt.Errorf("could not connect to the voice server: %w", err)
+	}
+	gv.mu.Lock()
+	gv.conn = c
+	endpoint, token, session, channel := gv.endpoint, gv.token, gv.sessionID, gv.channelID
+	gv.mu.Unlock()
+	// Updates that arrived while connecting.
+	if endpoint != vc.Endpoint || token != vc.Token {
+		c.UpdateServer(endpoint, token)
+	}
+	if session != vc.SessionID || channel != vc.ChannelID {
+		c.UpdateState(session, channel)
+	}
+	b.updateListeners(s, guildID)
+	return &voiceConn{b: b, s: s, guildID: guildID, gv: gv, c: c}, nil
+}
+
+// dropVoice forgets gv if it is still the guild's voice presence.
+func (b *Bot) dropVoice(guildID string, gv *guildVoice) {
+	b.mu.Lock()
+	if b.voices[guildID] == gv {
+		delete(b.voices, guildID)
+	}
+	b.mu.Unlock()
+}
+
+// canJoin checks what Discord would refuse or what would leave the bot mute.
+func (b *Bot) canJoin(s *discordgo.Session, guildID, channelID string) error {
+	ch, err := s.State.Channel(channelID)
+	if err != nil {
+		return errNoChannel
+	}
+	if ch.Type == discordgo.ChannelTypeGuildStageVoice {
+		return errStageChannel
+	}
+	perms, err := s.State.UserChannelPermissions(b.BotID(), channelID)
+	if err != nil {
+		return fmt.Errorf("the bot can't work out its permissions in that channel: %w", err)
+	}
+	admin := perms&discordgo.PermissionAdministrator != 0
+	switch {
+	case admin:
+	case perms&discordgo.PermissionViewChannel == 0:
+		return errNoView
+	case perms&discordgo.PermissionVoiceConnect == 0:
+		return errNoConnect
+	case perms&discordgo.PermissionVoiceSpeak == 0:
+		return errNoSpeak
+	}
+	if ch.UserLimit > 0 && !admin && perms&discordgo.PermissionVoiceMoveMembers == 0 {
+		if g, err := s.State.Guild(guildID); err == nil {
+			n := 0
+			for _, vs := range g.VoiceStates {
+				if vs.ChannelID == channelID && vs.UserID != b.BotID() {
+					n++
+				}
+			}
+			if n >= ch.UserLimit {
+				return errChannelFull
+			}
+		}
+	}
+	return nil
+}
+
+func (b *Bot) onVoiceState(s *discordgo.Session, e *discordgo.VoiceStateUpdate) {
+	if e.VoiceState == nil {
+		return
+	}
+	if e.UserID != b.BotID() {
+		b.updateListeners(s, e.GuildID)
+		return
+	}
+	b.mu.Lock()
+	gv := b.voices[e.GuildID]
+	b.mu.Unlock()
+	if gv == nil {
+		return
+	}
+	gv.mu.Lock()
+	c := gv.conn
+	if c == nil {
+		// Still joining: a null channel is the echo of an earlier leave.
+		if e.ChannelID == gv.channelID {
+			gv.sessionID = e.SessionID
+			gv.checkReadyLocked()
+		}
+		gv.mu.Unlock()
+		return
+	}
+	gv.sessionID = e.SessionID
+	gv.channelID = e.ChannelID
+	gv.mu.Unlock()
+	c.UpdateState(e.SessionID, e.ChannelID)
+	if e.ChannelID == "" {
+		b.dropVoice(e.GuildID, gv)
+	}
+	b.updateListeners(s, e.GuildID)
+}
+
+func (b *Bot) onVoiceServer(_ *discordgo.Session, e *discordgo.VoiceServerUpdate) {
+	b.mu.Lock()
+	gv := b.voices[e.GuildID]
+	b.mu.Unlock()
+	if gv == nil {
+		return
+	}
+	gv.mu.Lock()
+	gv.endpoint, gv.token = e.Endpoint, e.Token
+	c := gv.conn
+	if c == nil {
+		gv.checkReadyLocked()
+	}
+	gv.mu.Unlock()
+	if c != nil {
+		c.UpdateServer(e.Endpoint, e.Token)
+	}
+}
+
+// listeners returns the members in the bot's voice channel of a guild.
+func (b *Bot) listeners(s *discordgo.Session, guildID string) (channelID string, ls []player.Listener) {
+	b.mu.Lock()
+	gv := b.voices[guildID]
+	b.mu.Unlock()
+	if gv == nil {
+		return "", nil
+	}
+	gv.mu.Lock()
+	channelID = gv.channelID
+	gv.mu.Unlock()
+	g, err := s.State.Guild(guildID)
+	if err != nil {
+		return channelID, nil
+	}
+	s.State.RLock()
+	states := append([]*discordgo.VoiceState(nil), g.VoiceStates...)
+	s.State.RUnlock()
+	me := b.BotID()
+	for _, vs := range states {
+		if vs.ChannelID != channelID || vs.UserID == me {
+			continue
+		}
+		bot := false
+		if vs.Member != nil && vs.Member.User != nil {
+			bot = vs.Member.User.Bot
+		} else if m, err := s.State.Member(guildID, vs.UserID); err == nil && m.User != nil {
+			bot = m.User.Bot
+		}
+		ls = append(ls, player.Listener{ID: vs.UserID, Bot: bot})
+	}
+	return channelID, ls
+}
+
+// updateListeners tells the guild's player how many people listen.
+func (b *Bot) updateListeners(s *discordgo.Session, guildID string) {
+	p, ok := b.Player(guildID)
+	if !ok {
+		return
+	}
+	ch, ls := b.listeners(s, guildID)
+	if ch == "" {
+		return
+	}
+	humans := 0
+	for _, l := range ls {
+		if !l.Bot {
+			humans++
+		}
+	}
+	p.SetListeners(humans)
+}
+
+// voiceConn is one voice connection as the player sees it.
+type voiceConn struct {
+	b       *Bot
+	s       *discordgo.Session
+	guildID string
+	gv      *guildVoice
+	c       *voice.Conn
+	once    sync.Once
+}
+
+func (v *voiceConn) SetSource(src player.FrameSource) {
+	if src == nil {
+		v.c.SetSource(nil)
+		return
+	}
+	v.c.SetSource(src)
+}
+
+func (v *voiceConn) Leave() {
+	v.once.Do(func() {
+		v.b.mu.Lock()
+		mine := v.b.voices[v.guildID] == v.gv
+		if mine {
+			delete(v.b.voices, v.guildID)
+		}
+		v.b.mu.Unlock()
+		if mine {
+			_ = v.s.ChannelVoiceJoinManual(v.guildID, "", false, true)
+		}
+		_ = v.c.Close()
+	})
+}
+
+func (v *voiceConn) Done() <-chan struct{} { return v.c.Done() }
+
+func (v *voiceConn) Err() error { return v.c.Err() }

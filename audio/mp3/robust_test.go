@@ -152,7 +152,7 @@ func TestFreeFormatRejected(t *testing.T) {
 // TestReadPCMAllocs proves steady-state decoding allocates nothing.
 func TestReadPCMAllocs(t *testing.T) {
 	dir := t.TempDir()
-	src := genSource(t, dir, "a", exprMusic, 44100, 2, 1)
+	src := genSource(t, dir, "a", exprMusic, 44100, 2, 2)
 	p := encode(t, src, filepath.Join(dir, "a.mp3"), "-q:a", "2")
 	data, _ := os.ReadFile(p)
 	d, err := NewDecoder(bytes.NewReader(data))

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -37,6 +38,10 @@ type redisBackend struct {
 	local  *localLimiter
 	prefix string
 	snaps  *redisSnapshots
+	// down is set on a connectivity failure and cleared when a probe
+	// succeeds; while set, callers are answered locally instead of waiting
+	// for timeouts against an unreachable server.
+	down atomic.Bool
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -143,6 +148,10 @@ func (r *redisBackend) Allow(ctx context.Context, key string, rate Rate, burst i
 	if err != nil {
 		return Decision{}, err
 	}
+	if r.down.Load() {
+		r.m.rlFallback.Inc()
+		return r.local.Allow(ctx, key, rate, burst)
+	}
 	ivUS := max(iv.Microseconds(), 1)
 	octx, cancel := r.op(ctx)
 	defer cancel()
@@ -158,8 +167,8 @@ func (r *redisBackend) Allow(ctx context.Context, key string, rate Rate, burst i
 	}
 	// Redis is away: decide in-process (not shared with other nodes) rather
 	// than block every command; counted so the gap is visible.
+	r.snaps.markDown(err)
 	r.m.rlFallback.Inc()
-	r.m.backendErrors.WithLabelValues("redis").Inc()
 	return r.local.Allow(ctx, key, rate, burst)
 }
 
@@ -174,12 +183,15 @@ func (r *redisBackend) cacheKey(key string) string {
 }
 
 func (r *redisBackend) cacheGet(ctx context.Context, key string) ([]Track, bool) {
+	if r.down.Load() {
+		return nil, false
+	}
 	octx, cancel := r.op(ctx)
 	defer cancel()
 	b, err := r.c.Get(octx, r.cacheKey(key)).Bytes()
 	if err != nil {
 		if r.transient(ctx, err) {
-			r.m.backendErrors.WithLabelValues("redis").Inc()
+			r.snaps.markDown(err)
 		}
 		return nil, false
 	}
@@ -195,6 +207,9 @@ func (r *redisBackend) cacheGet(ctx context.Context, key string) ([]Track, bool)
 }
 
 func (r *redisBackend) cacheSet(ctx context.Context, key string, tracks []Track, ttl time.Duration) {
+	if r.down.Load() {
+		return
+	}
 	b, err := json.Marshal(tracks)
 	if err != nil {
 		return
@@ -202,7 +217,7 @@ func (r *redisBackend) cacheSet(ctx context.Context, key string, tracks []Track,
 	octx, cancel := r.op(ctx)
 	defer cancel()
 	if err := r.c.Set(octx, r.cacheKey(key), b, ttl).Err(); err != nil && r.transient(ctx, err) {
-		r.m.backendErrors.WithLabelValues("redis").Inc()
+		r.snaps.markDown(err)
 	}
 }
 
@@ -235,6 +250,9 @@ func (r *redisBackend) Acquire(ctx context.Context, key, owner string, ttl time.
 	if err := checkLeaseArgs(key, owner, ttl); err != nil {
 		return Lease{}, err
 	}
+	if r.down.Load() {
+		return Lease{}, unavailable("redis", errors.New("unreachable (reconnecting)"))
+	}
 	start := time.Now()
 	octx, cancel := r.op(ctx)
 	defer cancel()
@@ -257,6 +275,9 @@ func (r *redisBackend) Acquire(ctx context.Context, key, owner string, ttl time.
 func (r *redisBackend) Renew(ctx context.Context, l Lease, ttl time.Duration) (Lease, error) {
 	if err := checkLeaseArgs(l.Key, l.Owner, ttl); err != nil {
 		return Lease{}, err
+	}
+	if r.down.Load() {
+		return Lease{}, unavailable("redis", errors.New("unreachable (reconnecting)"))
 	}
 	start := time.Now()
 	octx, cancel := r.op(ctx)
@@ -286,7 +307,7 @@ func (r *redisBackend) wrap(ctx context.Context, err error) error {
 		return nil
 	}
 	if r.transient(ctx, err) {
-		r.m.backendErrors.WithLabelValues("redis").Inc()
+		r.snaps.markDown(err)
 		return unavailable("redis", err)
 	}
 	return fmt.Errorf("store: redis: %w", err)

@@ -28,7 +28,6 @@ type redisSnapshots struct {
 	r *redisBackend
 
 	mu      sync.Mutex
-	down    bool
 	pending map[string]*pendingWrite
 	idle    chan struct{} // closed while nothing is pending; Sync waits on it
 	known   *lru.Cache[string, rawSnap]
@@ -84,10 +83,7 @@ return 1
 `)
 
 func (s *redisSnapshots) markDown(err error) {
-	s.mu.Lock()
-	was := s.down
-	s.down = true
-	s.mu.Unlock()
+	was := s.r.down.Swap(true)
 	s.r.m.backendErrors.WithLabelValues("redis").Inc()
 	if !was {
 		s.r.log.Warn("store: Redis unreachable, queueing snapshot writes in memory", "err", err)
@@ -101,7 +97,7 @@ func (s *redisSnapshots) load(ctx context.Context, guildID string) (rawSnap, err
 		s.mu.Unlock()
 		return r, nil
 	}
-	down := s.down
+	down := s.r.down.Load()
 	s.mu.Unlock()
 	if !down {
 		r, err := s.loadRedis(ctx, guildID)
@@ -161,7 +157,7 @@ func (s *redisSnapshots) loadRedis(ctx context.Context, guildID string) (rawSnap
 
 func (s *redisSnapshots) cas(ctx context.Context, guildID string, data []byte, expect int64) error {
 	s.mu.Lock()
-	if _, ok := s.pending[guildID]; ok || s.down {
+	if _, ok := s.pending[guildID]; ok || s.r.down.Load() {
 		defer s.mu.Unlock()
 		return s.queueLocked(guildID, data, expect)
 	}
@@ -242,13 +238,20 @@ func (s *redisSnapshots) setPendingLocked(guildID string, p *pendingWrite) error
 
 func (s *redisSnapshots) checkpoint(ctx context.Context, guildID string, pos time.Duration) error {
 	s.mu.Lock()
-	if _, ok := s.pending[guildID]; ok || s.down {
+	if _, ok := s.pending[guildID]; ok || s.r.down.Load() {
 		defer s.mu.Unlock()
 		return s.queueCheckpointLocked(guildID, pos)
 	}
 	s.mu.Unlock()
 	err := s.checkpointRedis(ctx, guildID, pos)
-	if err == nil || !s.r.transient(ctx, err) {
+	if err == nil {
+		if k, ok := s.known.Get(guildID, time.Time{}); ok && k.data != nil {
+			k.pos, k.hasPos = pos, true
+			s.known.Add(guildID, k, time.Time{})
+		}
+		return nil
+	}
+	if !s.r.transient(ctx, err) {
 		return err
 	}
 	s.markDown(err)
@@ -291,9 +294,6 @@ func (s *redisSnapshots) guilds(ctx context.Context) ([]string, error) {
 	defer cancel()
 	ids, err := s.r.c.SMembers(octx, s.setKey()).Result()
 	if err != nil {
-		if s.r.transient(ctx, err) {
-			s.markDown(err)
-		}
 		return nil, s.r.wrap(ctx, err)
 	}
 	s.mu.Lock()
@@ -316,9 +316,6 @@ func (s *redisSnapshots) remove(ctx context.Context, guildID string) error {
 	defer cancel()
 	err := deleteScript.Run(octx, s.r.c, []string{s.hashKey(guildID), s.setKey()}, guildID).Err()
 	if err != nil {
-		if s.r.transient(ctx, err) {
-			s.markDown(err)
-		}
 		return s.r.wrap(ctx, err)
 	}
 	s.mu.Lock()
@@ -351,19 +348,16 @@ func (s *redisSnapshots) resyncLoop() {
 		case <-t.C:
 		}
 		s.mu.Lock()
-		need := s.down || len(s.pending) > 0
+		need := s.r.down.Load() || len(s.pending) > 0
 		s.mu.Unlock()
 		if !need {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), s.r.cfg.OpTimeout)
 		if err := s.r.c.Ping(ctx).Err(); err == nil {
-			s.mu.Lock()
-			if s.down {
-				s.r.log.Info("store: Redis reachable again, writing back queued snapshots", "guilds", len(s.pending))
+			if s.r.down.Swap(false) {
+				s.r.log.Info("store: Redis reachable again, writing back queued snapshots", "guilds", s.pendingLen())
 			}
-			s.down = false
-			s.mu.Unlock()
 			s.flush(ctx)
 		}
 		cancel()
@@ -396,7 +390,7 @@ func (s *redisSnapshots) flush(ctx context.Context) {
 			s.r.log.Error("store: queued snapshot write could not be written back", "guild", id, "err", err)
 		}
 		s.mu.Lock()
-		if s.pending[id] == p { // not replaced by a newer write meanwhile
+		if q := s.pending[id]; q == p { // not replaced by a newer write meanwhile
 			delete(s.pending, id)
 			if err == nil {
 				s.known.Add(id, final, time.Time{})
@@ -404,6 +398,13 @@ func (s *redisSnapshots) flush(ctx context.Context) {
 				s.known.Remove(id)
 			}
 			s.afterRemoveLocked()
+		} else if q != nil && err == nil && q.base == p.base {
+			// A newer write built on p while it was being written: it now
+			// builds on what Redis holds, so its own write-back is a plain
+			// compare-and-set, not a conflict.
+			nq := *q
+			nq.base = final.version
+			s.pending[id] = &nq
 		}
 		s.mu.Unlock()
 		if err == nil {

@@ -547,18 +547,15 @@ func aliasReduce(xr *[576]float32, limit int) {
 func imdctLongBlock(in *[18]float32, win *[36]float32, overlap, out *[18]float32) {
 	var x [36]float32
 	for r := 0; r < 9; r++ {
-		c := &imdctLong[r]
-		var a float32
+		c, e := &imdctLong[r], &imdctLong[r+9]
+		var a, b float32
 		for k := 0; k < 18; k++ {
-			a += c[k] * in[k]
+			v := in[k]
+			a += c[k] * v
+			b += e[k] * v
 		}
 		x[r] = a
 		x[17-r] = -a
-		c = &imdctLong[r+9]
-		var b float32
-		for k := 0; k < 18; k++ {
-			b += c[k] * in[k]
-		}
 		x[18+r] = b
 		x[35-r] = b
 	}

@@ -16,6 +16,9 @@ type SessionInfo struct {
 	Seq        int64
 	Resumes    int
 	Heartbeats int
+	// Compress is set when Identify asked for payload compression: large
+	// dispatches then go out as zlib binary messages.
+	Compress bool
 }
 
 // Sessions lists the live (connected or resumable) gateway sessions,
@@ -32,7 +35,8 @@ func (s *Server) sessionsLocked() []SessionInfo {
 	out := make([]SessionInfo, 0, len(live))
 	for _, x := range live {
 		out = append(out, SessionInfo{ID: x.id, Shard: x.shard, Shards: x.shards, Intents: x.intents,
-			Connected: x.conn != nil, Seq: x.seq, Resumes: x.resumes, Heartbeats: x.heartbeats})
+			Connected: x.conn != nil, Seq: x.seq, Resumes: x.resumes, Heartbeats: x.heartbeats,
+			Compress: x.compress})
 	}
 	return out
 }

@@ -94,6 +94,10 @@ func TestDiscordgoEndToEnd(t *testing.T) {
 	if gc.ID != w.guild || len(gc.Channels) != 4 || len(gc.VoiceStates) != 1 || gc.VoiceStates[0].UserID != w.alice {
 		t.Fatalf("GUILD_CREATE %s channels %d voice %d", gc.ID, len(gc.Channels), len(gc.VoiceStates))
 	}
+	// discordgo asks for payload compression: GUILD_CREATE came as zlib.
+	if ss := srv.Sessions(); len(ss) != 1 || !ss[0].Compress {
+		t.Fatalf("sessions %+v", ss)
+	}
 	// discordgo's state cache computes permissions from what we sent.
 	perms, err := dg.State.UserChannelPermissions(w.alice, w.vc)
 	if err != nil || perms&discordgo.PermissionVoiceConnect == 0 {

@@ -55,11 +55,13 @@ type session struct {
 	created    time.Time
 	resumes    int
 	heartbeats int
+	compress   bool // identify asked for payload compression
 }
 
 // outFrame is one frame queued for a connection's writer.
 type outFrame struct {
 	data   []byte
+	packed bool // send zlib-compressed as a binary message (payload compression)
 	close  bool
 	code   CloseCode
 	reason string
@@ -98,6 +100,9 @@ func (c *conn) enqueueLocked(f outFrame) {
 	}
 	if f.close {
 		c.ended = true
+	}
+	if c.sess != nil && c.sess.compress && !c.zstream && len(f.data) >= payloadCompressMin {
+		f.packed = true
 	}
 	c.out = append(c.out, f)
 	select {
@@ -323,11 +328,12 @@ func (c *conn) readLoop() {
 func (c *conn) writeLoop() {
 	defer close(c.done)
 	defer c.ws.Close()
-	var zbuf bytes.Buffer
+	var zbuf, pbuf bytes.Buffer
 	var zw *zlib.Writer
 	if c.zstream {
 		zw = zlib.NewWriter(&zbuf)
 	}
+	pw := zlib.NewWriter(&pbuf)
 	for {
 		<-c.wake
 		c.srv.mu.Lock()
@@ -350,7 +356,18 @@ func (c *conn) writeLoop() {
 				return
 			}
 			var err error
-			if zw != nil {
+			if f.packed {
+				// Payload compression: each payload is a whole zlib stream
+				// (https://discord.com/developers/docs/events/gateway#payload-compression).
+				pbuf.Reset()
+				pw.Reset(&pbuf)
+				if _, err = pw.Write(f.data); err == nil {
+					err = pw.Close()
+				}
+				if err == nil {
+					err = c.ws.WriteMessage(websocket.BinaryMessage, pbuf.Bytes())
+				}
+			} else if zw != nil {
 				zbuf.Reset()
 				if _, err = zw.Write(f.data); err == nil {
 					err = zw.Flush()
@@ -567,7 +584,7 @@ func (s *Server) identifyLocked(c *conn, d identifyData) CloseCode {
 		return CloseShardingRequired
 	}
 	sess := &session{id: newSessionID(), shard: shard, shards: shards, intents: *d.Intents,
-		conn: c, created: time.Now()}
+		conn: c, created: time.Now(), compress: d.Compress}
 	s.gw.sessions[sess.id] = sess
 	s.gw.identifies++
 	c.sess = sess

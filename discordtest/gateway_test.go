@@ -390,3 +390,47 @@ func TestGatewayCleanCloseEndsSession(t *testing.T) {
 		c2.ws.Close()
 	}
 }
+
+// TestGatewayPayloadCompression: with "compress": true in Identify, large
+// payloads arrive as separate zlib streams in binary messages, small ones
+// as text.
+func TestGatewayPayloadCompression(t *testing.T) {
+	w := newWorld(t, Config{})
+	c := dialRaw(t, w.srv, "v=10&encoding=json")
+	c.recv()
+	c.send(map[string]any{"op": 2, "d": map[string]any{"token": w.srv.Token(), "intents": IntentGuilds, "compress": true,
+		"properties": map[string]string{"os": "linux", "browser": "raw", "device": "raw"}}})
+	kinds := map[string]int{}
+	for range 2 {
+		_ = c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+		mt, data, err := c.ws.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mt == websocket.BinaryMessage {
+			zr, err := zlib.NewReader(bytes.NewReader(data))
+			if err != nil {
+				t.Fatalf("binary message is not zlib: %v", err)
+			}
+			if data, err = io.ReadAll(zr); err != nil {
+				t.Fatalf("inflate: %v", err)
+			}
+		}
+		var f frame
+		if err := json.Unmarshal(data, &f); err != nil {
+			t.Fatal(err)
+		}
+		kinds[f.T] = mt
+	}
+	if kinds["GUILD_CREATE"] != websocket.BinaryMessage {
+		t.Fatalf("GUILD_CREATE sent as message type %d", kinds["GUILD_CREATE"])
+	}
+	c.send(map[string]any{"op": 1, "d": 2})
+	_ = c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if mt, _, err := c.ws.ReadMessage(); err != nil || mt != websocket.TextMessage {
+		t.Fatalf("heartbeat ack: type %d %v", mt, err)
+	}
+	if ss := w.srv.Sessions(); len(ss) != 1 || !ss[0].Compress {
+		t.Fatalf("sessions %+v", ss)
+	}
+}

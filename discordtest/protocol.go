@@ -124,6 +124,11 @@ func (c CloseCode) Reconnectable() bool {
 // gatewayVersions are the API versions the gateway accepts (?v=).
 var gatewayVersions = map[string]bool{"9": true, "10": true}
 
+// payloadCompressMin is the size from which payloads are zlib-compressed
+// when Identify asked for payload compression; Discord compresses "some"
+// payloads, the large ones such as READY and GUILD_CREATE.
+const payloadCompressMin = 1024
+
 // maxGatewayPayload is the largest inbound payload Discord accepts
 // (https://discord.com/developers/docs/topics/gateway#sending-events).
 const maxGatewayPayload = 4096

@@ -15,9 +15,13 @@
 // VoiceBackend, which is told every (guild, user, session, token) it must
 // accept.
 //
-// Not modelled: ETF encoding, per-payload compression (identify
-// "compress"), presences, threads, DMs, HTTP interactions (PING/PONG),
-// identify concurrency limits, and MESSAGE_CONTENT stripping.
+// Compression: zlib-stream transport compression (?compress=zlib-stream)
+// and payload compression (Identify "compress": payloads of 1 KiB and more
+// go out as zlib binary messages, as discordgo asks by default).
+//
+// Not modelled: ETF encoding, zstd-stream, presences, threads, DMs, HTTP
+// interactions (PING/PONG), identify concurrency limits, and
+// MESSAGE_CONTENT stripping.
 //
 // Reference: https://discord.com/developers/docs (topics/gateway,
 // topics/opcodes-and-status-codes, interactions/receiving-and-responding,

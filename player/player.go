@@ -552,9 +552,20 @@ func (p *Player) Skip() (store.Track, error) {
 
 // skipLocked advances past the current track by command.
 func (p *Player) skipLocked() []Stream {
+	parked := p.src.takeNext()
 	closing := p.detachLocked()
-	_, ok := p.q.advance(false)
+	e, ok := p.q.advance(false)
 	p.newCurrentLocked(0)
+	if ok && parked != nil && parked.entry.key == e.key && p.conn != nil {
+		// The next track is already open: it plays from the next frame on.
+		p.wantGen, p.loadedGen = parked.gen, parked.gen
+		p.src.swapCur(parked)
+		p.announceLocked()
+		parked = nil
+	}
+	if parked != nil {
+		closing = append(closing, parked.stream)
+	}
 	if !ok {
 		p.emitLocked(Event{Type: EventQueueEnd})
 	}

@@ -196,6 +196,7 @@ func TestCommandsPlaying(t *testing.T) {
 	h.p.Enqueue(tracks...)
 	src := h.join().source()
 	h.event(EventTrackStart)
+	h.preloaded()
 
 	skipped, err := h.p.Skip()
 	if err != nil || skipped.ID != "a" {
@@ -204,8 +205,18 @@ func TestCommandsPlaying(t *testing.T) {
 	if e := h.event(EventTrackStart); e.Track.ID != "b" {
 		t.Fatalf("after skip %+v", e)
 	}
+	// b was preloaded: the skip plays it from the very next frame, without reopening it.
 	if got := h.pull(src, 1)[0]; got != [2]int{2, 0} {
 		t.Fatalf("after skip frame %v", got)
+	}
+	bOpens := 0
+	for _, o := range h.eng.Opens() {
+		if o.id == "b" {
+			bOpens++
+		}
+	}
+	if bOpens != 1 {
+		t.Fatalf("b opened %d times", bOpens)
 	}
 	if err := h.p.Move(2, 1); err != nil { // c,d -> d,c
 		t.Fatal(err)

@@ -232,3 +232,17 @@ func TestBestAudio(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkClassify(b *testing.B) {
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		Classify("https://www.youtube.com/watch?v=dQw4w9WgXcQ&list=PLx0sYbCqOb8TBPRdmBHs5Iftvv9TPboYG&index=3", 0)
+	}
+}
+
+func BenchmarkSafeTitle(b *testing.B) {
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		SafeTitle("**Artist** - Song (Official Video) @everyone [HD]", 0)
+	}
+}

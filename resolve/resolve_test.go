@@ -312,6 +312,7 @@ case "$*" in
        {"format_id":"251","url":"https://media.example/251","acodec":"opus","vcodec":"none","abr":135,"ext":"webm"},
        {"format_id":"137","url":"https://media.example/137","acodec":"none","vcodec":"avc1","ext":"mp4"}]}' ;;
   *garbage*) echo 'this is not json' ;;
+  *soundcloud-page*) echo '{"id":"123","title":"Cloud Song","uploader":"DJ","duration":100,"url":"https://cdn.example/cloud.mp3"}' ;;
   *) echo "ERROR: [youtube] $*: Video unavailable" >&2; exit 1 ;;
 esac
 `
@@ -546,5 +547,32 @@ func TestSuggestCacheEvicts(t *testing.T) {
 	}
 	if len(c.items) != 2 || len(c.order) != 2 {
 		t.Fatalf("cache holds %d/%d", len(c.items), len(c.order))
+	}
+}
+
+func TestResolveWebPageThroughYTDLP(t *testing.T) {
+	fakeYTDLP(t)
+	mux := http.NewServeMux()
+	page := func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.Write([]byte("<html></html>"))
+	}
+	mux.HandleFunc("/soundcloud-page", page)
+	mux.HandleFunc("/blog", page)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	r := New(Config{YouTube: &fakeYouTube{}, AllowPrivateAddresses: true})
+	t.Cleanup(r.hc.CloseIdleConnections)
+	ctx := context.Background()
+	ts, err := r.Resolve(ctx, srv.URL+"/soundcloud-page")
+	if err != nil || len(ts) != 1 || ts[0].Title != "Cloud Song" || ts[0].Author != "DJ" || ts[0].Duration != 100*time.Second {
+		t.Fatalf("page yt-dlp understands: %+v, %v", ts, err)
+	}
+	if src, err := r.Source(ctx, ts[0]); err != nil || src != "https://cdn.example/cloud.mp3" {
+		t.Fatalf("Source = %q, %v", src, err)
+	}
+	// A page yt-dlp cannot read keeps the web-page message.
+	if _, err := r.Resolve(ctx, srv.URL+"/blog"); !errors.Is(err, ErrWebPage) {
+		t.Fatalf("plain web page: %v", err)
 	}
 }

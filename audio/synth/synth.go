@@ -167,4 +167,3 @@ func wav(s Signal, bits int) []byte {
 	}
 	return b.Bytes()
 }
-

@@ -458,3 +458,6 @@ func (h *harness) waitState(want State) {
 
 // waitTick yields briefly while polling a condition that has no signal.
 func waitTick() { <-time.After(time.Millisecond) }
+
+// Duration makes fakeStream a Durationer.
+func (s *fakeStream) Duration() time.Duration { return time.Duration(s.limit) * 20 * time.Millisecond }

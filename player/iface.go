@@ -46,6 +46,7 @@ type Stream interface {
 	// (buffer underrun) or the stream has ended.
 	NextFrame() (frame []byte, ok bool)
 	// Position is the playback position of the next frame within the track.
+	// It must be cheap and never block (the player may call it under its lock).
 	Position() time.Duration
 	// SetVolume changes the volume (percent, 0–1000) from the next frames on.
 	SetVolume(pct int)
@@ -60,6 +61,14 @@ type Stream interface {
 	Err() error
 	// Close stops decoding and releases resources.
 	Close()
+}
+
+// Durationer may be implemented by a Stream that knows its track's length
+// (tracks resolved from plain links often carry no duration). The player
+// uses it to preload the next track for a gapless switch; without any
+// known duration the next track is opened when the current one ends.
+type Durationer interface {
+	Duration() time.Duration
 }
 
 // FrameSource is what a voice connection pulls frames from, every 20 ms on

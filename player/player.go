@@ -51,6 +51,7 @@ var (
 	ErrNotPaused      = errors.New("playback is not paused")
 	ErrNotConnected   = errors.New("the bot is not in a voice channel")
 	ErrConnecting     = errors.New("the bot is still joining a voice channel; try again in a moment")
+	ErrJoinCanceled   = errors.New("joining the voice channel was cancelled: the bot was told to leave")
 	ErrVolumeRange    = errors.New("volume must be between 0 and 1000 %")
 	ErrSeekRange      = errors.New("that position is past the end of the track")
 	ErrLiveSeek       = errors.New("live streams cannot be seeked")
@@ -416,9 +417,13 @@ func (p *Player) Join(ctx context.Context, channelID string) error {
 	p.mu.Lock()
 	p.joining = false
 	if err == nil && (g != p.joinGen || p.closed) {
+		closed := p.closed
 		p.mu.Unlock()
 		c.Leave()
-		return ErrClosed
+		if closed {
+			return ErrClosed
+		}
+		return ErrJoinCanceled
 	}
 	if err != nil {
 		if old != nil {

@@ -820,3 +820,59 @@ func TestSetAutoLeave(t *testing.T) {
 	h.event(EventAutoLeave)
 	waitLeft(t, conn)
 }
+
+// TestSkipCancelsHungOpen skips a track whose Open hangs: the open is
+// cancelled and the next track plays.
+func TestSkipCancelsHungOpen(t *testing.T) {
+	h := newHarness(t, nil)
+	a, b := h.eng.track("a", 100), h.eng.track("b", 100)
+	h.eng.spec("a").block = make(chan struct{}) // never released
+	h.p.Enqueue(a, b)
+	src := h.join().source()
+	if id := <-h.eng.opened; id != "a" {
+		t.Fatalf("opened %s first", id)
+	}
+	if _, err := h.p.Skip(); err != nil {
+		t.Fatal(err)
+	}
+	if e := h.event(EventTrackStart); e.Track.ID != "b" {
+		t.Fatalf("after skipping a hung open: %+v", e)
+	}
+	if got := h.pull(src, 1)[0]; got != [2]int{2, 0} {
+		t.Fatalf("frame %v", got)
+	}
+}
+
+func TestLeaveCancelsJoin(t *testing.T) {
+	h := newHarness(t, nil)
+	h.voice.block = make(chan struct{})
+	res := make(chan error, 1)
+	go func() { res <- h.p.Join(context.Background(), "vc1") }()
+	<-h.voice.joined
+	if err := h.p.Leave(); err != nil {
+		t.Fatalf("leave while joining: %v", err)
+	}
+	close(h.voice.block)
+	if err := <-res; !errors.Is(err, ErrJoinCanceled) {
+		t.Fatalf("join after leave: %v", err)
+	}
+	if c := h.voice.last(); c == nil || !c.left.Load() {
+		t.Fatal("the late connection was not left")
+	}
+}
+
+// TestGaplessUnknownTrackDuration: a track resolved without a duration is
+// still preloaded when its stream knows its length.
+func TestGaplessUnknownTrackDuration(t *testing.T) {
+	h := newHarness(t, nil)
+	a, b := h.eng.track("a", 20), h.eng.track("b", 20)
+	a.Duration = 0
+	h.p.Enqueue(a, b)
+	src := h.join().source()
+	h.event(EventTrackStart)
+	h.preloaded()
+	got := h.pull(src, 40)
+	if got[19] != [2]int{1, 19} || got[20] != [2]int{2, 0} {
+		t.Fatalf("switch frames %v %v", got[19], got[20])
+	}
+}

@@ -174,10 +174,16 @@ func (p *Player) step() (time.Duration, <-chan struct{}) {
 		}
 		// Consider preloading what plays next.
 		var job *preloadJob
-		if loaded && p.preloadedGen != p.planGen && p.q.current.track.Duration > 0 {
-			if next, ok := p.q.peek(true); ok {
-				if c := p.src.cur.Load(); c != nil && c.gen == p.loadedGen {
-					job = &preloadJob{e: next, planGen: p.planGen, cur: c.stream, curDur: p.q.current.track.Duration,
+		if loaded && p.preloadedGen != p.planGen {
+			next, ok := p.q.peek(true)
+			c := p.src.cur.Load()
+			if ok && c != nil && c.gen == p.loadedGen {
+				dur := p.q.current.track.Duration
+				if d, isD := c.stream.(Durationer); isD && dur == 0 {
+					dur = d.Duration()
+				}
+				if dur > 0 {
+					job = &preloadJob{e: next, planGen: p.planGen, cur: c.stream, curDur: dur,
 						opts: OpenOptions{Volume: p.volume, Equalizer: p.eq}}
 				}
 			}

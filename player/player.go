@@ -372,6 +372,14 @@ func (p *Player) replanLocked() []Stream {
 	return nil
 }
 
+// streamOf returns the slot's stream, nil for no slot.
+func streamOf(s *slot) Stream {
+	if s == nil {
+		return nil
+	}
+	return s.stream
+}
+
 func closeAll(ss []Stream) {
 	for _, s := range ss {
 		s.Close()
@@ -401,10 +409,10 @@ func (p *Player) Join(ctx context.Context, channelID string) error {
 	g := p.joinGen
 	old := p.conn
 	p.conn = nil
-	var closing []Stream
+	closing := p.syncLocked()
 	if old != nil {
 		p.keepPositionLocked()
-		closing = p.detachLocked()
+		closing = append(closing, p.detachLocked()...)
 	}
 	p.mu.Unlock()
 	closeAll(closing)
@@ -737,18 +745,22 @@ func (p *Player) Seek(ctx context.Context, pos time.Duration) error {
 		closeAll(closing)
 		return ErrNothingPlaying
 	}
-	if cur.track.Duration == 0 && pos > 0 {
+	s := p.src.cur.Load()
+	gen := p.wantGen
+	dur := cur.track.Duration
+	if d, ok := streamOf(s).(Durationer); ok && dur == 0 && s.entry.key == cur.key {
+		dur = d.Duration()
+	}
+	if dur == 0 && pos > 0 {
 		p.mu.Unlock()
 		closeAll(closing)
 		return ErrLiveSeek
 	}
-	if cur.track.Duration > 0 && pos >= cur.track.Duration {
+	if dur > 0 && pos >= dur {
 		p.mu.Unlock()
 		closeAll(closing)
-		return fmt.Errorf("%w (it is %s long)", ErrSeekRange, cur.track.Duration.Round(time.Second))
+		return fmt.Errorf("%w (it is %s long)", ErrSeekRange, dur.Round(time.Second))
 	}
-	s := p.src.cur.Load()
-	gen := p.wantGen
 	p.mu.Unlock()
 	closeAll(closing)
 

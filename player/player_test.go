@@ -876,3 +876,40 @@ func TestGaplessUnknownTrackDuration(t *testing.T) {
 		t.Fatalf("switch frames %v %v", got[19], got[20])
 	}
 }
+
+// TestMoveChannel joins another channel while playing: the old connection
+// is left and the track resumes where it was in the new one.
+func TestMoveChannel(t *testing.T) {
+	h := newHarness(t, nil)
+	h.p.Enqueue(h.eng.track("a", 1000))
+	old := h.join()
+	h.event(EventTrackStart)
+	h.pull(old.source(), 50)
+	if err := h.p.Join(context.Background(), "vc2"); err != nil {
+		t.Fatal(err)
+	}
+	if !old.left.Load() {
+		t.Fatal("old connection not left")
+	}
+	nc := h.voice.last()
+	if nc == old || nc.channel != "vc2" || nc.source() == nil {
+		t.Fatalf("new connection %+v", nc)
+	}
+	deadline := time.Now().Add(waitFor)
+	for {
+		if f, ok := nc.source().NextFrame(); ok {
+			if tr, seq := decodeFrame(f); tr != 1 || seq != 50 {
+				t.Fatalf("after the move frame [%d %d], want [1 50]", tr, seq)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no audio after the move")
+		}
+		waitTick()
+	}
+	if st := h.p.Status(); st.VoiceChannelID != "vc2" || st.State != StatePlaying {
+		t.Fatalf("status after move %+v", st)
+	}
+	h.noEvent() // the same track is not announced again
+}

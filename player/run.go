@@ -312,8 +312,9 @@ func (p *Player) voiceLost() {
 		return
 	}
 	p.conn, p.voiceID = nil, ""
+	closing := p.syncLocked()
 	p.keepPositionLocked()
-	closing := p.detachLocked()
+	closing = append(closing, p.detachLocked()...)
 	p.emitLocked(Event{Type: EventDisconnected, Err: c.Err()})
 	p.mu.Unlock()
 	closeAll(closing)

@@ -33,7 +33,6 @@ const (
 	decoderDelay = 529
 	// syncSearchLimit bounds how far NewDecoder looks for the first frame.
 	syncSearchLimit = 1 << 20
-	maxFrameSize    = 2881 // MPEG-1 Layer II/III at 384 kbps, 8 kHz LSF and padding included
 	resCap          = 4096
 	checkpointEvery = 64
 	checkpointCount = 4096

@@ -99,6 +99,9 @@ func (b *boltBackend) load(ctx context.Context, guildID string) (rawSnap, error)
 			return fmt.Errorf("%w: %d-byte record", ErrCorrupt, len(v))
 		}
 		r.version = int64(binary.BigEndian.Uint64(v))
+		if n := len(v) - 8; n > b.cfg.Limits.MaxSnapshotBytes {
+			return fmt.Errorf("%w: stored snapshot is %d bytes, limit %d", ErrTooLarge, n, b.cfg.Limits.MaxSnapshotBytes)
+		}
 		r.data = bytes.Clone(v[8:])
 		if p := tx.Bucket(bktPositions).Get([]byte(guildID)); len(p) == 8 {
 			r.pos, r.hasPos = time.Duration(binary.BigEndian.Uint64(p)), true

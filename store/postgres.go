@@ -184,15 +184,24 @@ func (b *pgBackend) load(ctx context.Context, guildID string) (rawSnap, error) {
 	defer cancel()
 	var r rawSnap
 	var pos *int64
-	err := b.pool.QueryRow(octx, "SELECT version, data, position_ns FROM snapshots WHERE guild_id = $1", guildID).
-		Scan(&r.version, &r.data, &pos)
+	var size int64
+	// An oversized record is refused by the server, before it is transferred.
+	limit := b.cfg.Limits.MaxSnapshotBytes
+	err := b.pool.QueryRow(octx, `SELECT version, CASE WHEN octet_length(data) <= $2 THEN data END, octet_length(data), position_ns
+		FROM snapshots WHERE guild_id = $1`, guildID, limit).Scan(&r.version, &r.data, &size, &pos)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return r, ErrNotFound
+	}
+	if err != nil {
+		return r, b.wrap(ctx, err)
+	}
+	if size > int64(limit) {
+		return rawSnap{}, fmt.Errorf("%w: stored snapshot is %d bytes, limit %d", ErrTooLarge, size, limit)
 	}
 	if pos != nil {
 		r.pos, r.hasPos = time.Duration(*pos), true
 	}
-	return r, b.wrap(ctx, err)
+	return r, nil
 }
 
 func (b *pgBackend) cas(ctx context.Context, guildID string, data []byte, expect int64) error {

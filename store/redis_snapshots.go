@@ -127,25 +127,41 @@ func (s *redisSnapshots) load(ctx context.Context, guildID string) (rawSnap, err
 	return rawSnap{}, unavailable("redis", errors.New("unreachable and this node has no copy of the guild's snapshot"))
 }
 
+// loadScript: KEYS = snapshot hash; ARGV = byte limit. Returns nil when
+// absent, else {version, data or nil when over the limit, checkpoint, length},
+// so an oversized record is refused on the server, before it is transferred.
+var loadScript = redis.NewScript(`
+local v = redis.call('HGET', KEYS[1], 'v')
+if not v then return false end
+local n = redis.call('HSTRLEN', KEYS[1], 'd')
+if n > tonumber(ARGV[1]) then return {v, false, false, n} end
+local f = redis.call('HMGET', KEYS[1], 'd', 'p')
+return {v, f[1], f[2], n}
+`)
+
 func (s *redisSnapshots) loadRedis(ctx context.Context, guildID string) (rawSnap, error) {
 	octx, cancel := s.r.op(ctx)
 	defer cancel()
-	vals, err := s.r.c.HMGet(octx, s.hashKey(guildID), "v", "d", "p").Result()
+	limit := s.r.cfg.Limits.MaxSnapshotBytes
+	vals, err := loadScript.Run(octx, s.r.c, []string{s.hashKey(guildID)}, limit).Slice()
+	if errors.Is(err, redis.Nil) {
+		return rawSnap{}, ErrNotFound
+	}
 	if err != nil {
 		return rawSnap{}, err
 	}
-	if len(vals) != 3 || vals[0] == nil {
-		return rawSnap{}, ErrNotFound
+	if len(vals) < 4 {
+		return rawSnap{}, fmt.Errorf("%w: load script returned %d values", ErrCorrupt, len(vals))
 	}
 	var r rawSnap
 	vs, _ := vals[0].(string)
-	ds, _ := vals[1].(string)
 	if r.version, err = strconv.ParseInt(vs, 10, 64); err != nil {
 		return rawSnap{}, fmt.Errorf("%w: version field %q", ErrCorrupt, vs)
 	}
-	if len(ds) > s.r.cfg.Limits.MaxSnapshotBytes {
-		return rawSnap{}, fmt.Errorf("%w: stored snapshot is %d bytes, limit %d", ErrTooLarge, len(ds), s.r.cfg.Limits.MaxSnapshotBytes)
+	if n, _ := vals[3].(int64); n > int64(limit) {
+		return rawSnap{}, fmt.Errorf("%w: stored snapshot is %d bytes, limit %d", ErrTooLarge, n, limit)
 	}
+	ds, _ := vals[1].(string)
 	r.data = []byte(ds)
 	if ps, ok := vals[2].(string); ok {
 		if p, err := strconv.ParseInt(ps, 10, 64); err == nil && p >= 0 {

@@ -320,6 +320,8 @@ func (r *Resolver) search(ctx context.Context, text string, limit int) ([]store.
 			// The library answered "no results"; yt-dlp could not do better.
 		case errors.Is(yerr, errNoYTDLP):
 			return nil, err
+		case errors.Is(err, ErrSearchUnsupported):
+			return nil, fmt.Errorf("the search failed: %v", yerr)
 		default:
 			return nil, fallbackError("the search failed", err, yerr)
 		}

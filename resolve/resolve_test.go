@@ -374,7 +374,7 @@ func TestResolveYTDLPFallback(t *testing.T) {
 
 func TestResolveYTDLPGarbageAndTimeout(t *testing.T) {
 	dir := t.TempDir()
-	script := "#!/bin/sh\ncase \"$*\" in *slow*) exec sleep 30 ;; *) echo 'not json' ;; esac\n"
+	script := "#!/bin/sh\ncase \"$*\" in *slow*) exec sleep 30 ;; *huge*) head -c 17000000 /dev/zero ;; *) echo 'not json' ;; esac\n"
 	if err := os.WriteFile(filepath.Join(dir, "yt-dlp"), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -384,8 +384,14 @@ func TestResolveYTDLPGarbageAndTimeout(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "not its JSON") {
 		t.Fatalf("garbage output: %v", err)
 	}
+	big := New(Config{YouTube: &fakeYouTube{searchErr: ErrSearchUnsupported}, YTDLPTimeout: 20 * time.Second,
+		LookPath: func(name string) (string, error) { return filepath.Join(dir, name), nil }})
+	_, err = big.Resolve(context.Background(), "huge words")
+	if err == nil || !strings.Contains(err.Error(), "more than 16777216 bytes") {
+		t.Fatalf("oversized output: %v", err)
+	}
 	_, err = r.Resolve(context.Background(), "slow words")
-	if err == nil || !strings.Contains(err.Error(), "took too long") {
+	if err == nil || err.Error() != "the search failed: yt-dlp took too long: context deadline exceeded" {
 		t.Fatalf("slow yt-dlp: %v", err)
 	}
 }

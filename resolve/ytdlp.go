@@ -66,28 +66,24 @@ func (y ytdlp) run(ctx context.Context, args ...string) (ytdlpInfo, error) {
 	defer cancel()
 	full := append([]string{"--dump-single-json", "--no-warnings", "--no-progress", "--ignore-config"}, args...)
 	cmd := exec.CommandContext(ctx, path, full...)
-	var stderr bytes.Buffer
+	var stdout, stderr bytes.Buffer
+	out := &limitedWriter{w: &stdout, n: maxYTDLPOutput + 1}
+	cmd.Stdout = out
 	cmd.Stderr = &limitedWriter{w: &stderr, n: 4096}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return ytdlpInfo{}, err
-	}
-	if err := cmd.Start(); err != nil {
-		return ytdlpInfo{}, fmt.Errorf("yt-dlp could not start: %w", err)
-	}
-	data, readErr := io.ReadAll(io.LimitReader(out, maxYTDLPOutput+1))
-	waitErr := cmd.Wait()
+	// A child of yt-dlp holding its pipes open cannot keep Wait past this.
+	cmd.WaitDelay = 2 * time.Second
+	err = cmd.Run()
+	data := stdout.Bytes()
 	switch {
 	case ctx.Err() != nil:
 		return ytdlpInfo{}, fmt.Errorf("yt-dlp took too long: %w", ctx.Err())
-	case waitErr != nil:
+	case err != nil:
+		var exitErr *exec.ExitError
 		msg := lastLine(stderr.String())
-		if msg == "" {
-			msg = waitErr.Error()
+		if msg == "" || !errors.As(err, &exitErr) {
+			msg = err.Error()
 		}
 		return ytdlpInfo{}, fmt.Errorf("yt-dlp failed: %s", msg)
-	case readErr != nil:
-		return ytdlpInfo{}, readErr
 	case len(data) > maxYTDLPOutput:
 		return ytdlpInfo{}, fmt.Errorf("%w (more than %d bytes)", errYTDLPOutput, maxYTDLPOutput)
 	}

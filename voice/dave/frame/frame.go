@@ -1,4 +1,4 @@
-package dave
+package frame
 
 import "errors"
 
@@ -30,12 +30,12 @@ var magic = [markerSize]byte{0xFA, 0xFA}
 var silence = [3]byte{0xF8, 0xFF, 0xFE}
 
 var (
-	errNotProtocolFrame = errors.New("dave: not a protocol frame (no valid supplemental data and 0xFAFA marker)")
-	errUnencrypted      = errors.New("dave: unencrypted frame while passthrough is off")
-	errNoKey            = errors.New("dave: no key for the frame's sender, epoch or generation")
-	errAuth             = errors.New("dave: frame authentication failed")
-	errReplay           = errors.New("dave: frame nonce already used")
-	errFrameTooLarge    = errors.New("dave: frame too large")
+	errNotProtocolFrame = errors.New("frame: not a protocol frame (no valid supplemental data and 0xFAFA marker)")
+	errUnencrypted      = errors.New("frame: unencrypted frame while passthrough is off")
+	errNoKey            = errors.New("frame: no key for the frame's sender, epoch or generation")
+	errAuth             = errors.New("frame: frame authentication failed")
+	errReplay           = errors.New("frame: frame nonce already used")
+	errFrameTooLarge    = errors.New("frame: frame too large")
 )
 
 // IsSilence reports whether frame is the Opus silence frame F8 FF FE.

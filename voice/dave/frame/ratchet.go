@@ -1,4 +1,4 @@
-package dave
+package frame
 
 import (
 	"encoding/binary"
@@ -16,7 +16,7 @@ const (
 	ratchetSecSize = 32 // SHA-256 output: the ratchet's next secret
 )
 
-var errKeyErased = errors.New("dave: key generation already erased")
+var errKeyErased = errors.New("frame: key generation already erased")
 
 // KeyRatchet derives one sender's media key per generation the way MLS
 // derives its secret-tree ratchet (RFC 9420 §9.1): key_g =

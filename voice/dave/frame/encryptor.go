@@ -1,4 +1,4 @@
-package dave
+package frame
 
 import (
 	"sync"

@@ -1,0 +1,571 @@
+package dave
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/quaverbot/quaver/internal/testenv"
+	"github.com/quaverbot/quaver/voice/dave/gateway"
+)
+
+// daveyProc is a Node process running js/davey_member.js.
+type daveyProc struct {
+	t   *testing.T
+	in  io.WriteCloser
+	out *bufio.Scanner
+}
+
+func startDavey(t *testing.T) *daveyProc {
+	t.Helper()
+	node, dir := testenv.NodeModules(t)
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@snazzah", "davey")); err != nil {
+		testenv.Missing(t, "@snazzah/davey is not installed in tools/node")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, node, filepath.Join("js", "davey_member.js"))
+	cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(dir, "node_modules"))
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		in.Close()
+		_ = cmd.Wait()
+		cancel()
+	})
+	sc := bufio.NewScanner(out)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	return &daveyProc{t: t, in: in, out: sc}
+}
+
+type daveyReply struct {
+	OK      bool     `json:"ok"`
+	Error   string   `json:"error"`
+	Data    string   `json:"data"`
+	Commit  string   `json:"commit"`
+	Welcome string   `json:"welcome"`
+	Epoch   int64    `json:"epoch"`
+	Auth    string   `json:"auth"`
+	Code    string   `json:"code"`
+	Users   []string `json:"users"`
+	Ready   bool     `json:"ready"`
+}
+
+// call sends one command; a davey error is returned, not fatal.
+func (d *daveyProc) call(cmd map[string]any) (daveyReply, error) {
+	b, _ := json.Marshal(cmd)
+	if _, err := d.in.Write(append(b, '\n')); err != nil {
+		d.t.Fatal(err)
+	}
+	if !d.out.Scan() {
+		d.t.Fatalf("davey helper exited: %v", d.out.Err())
+	}
+	var r daveyReply
+	if err := json.Unmarshal(d.out.Bytes(), &r); err != nil {
+		d.t.Fatal(err)
+	}
+	if !r.OK {
+		return r, errors.New("davey " + cmd["op"].(string) + ": " + r.Error)
+	}
+	return r, nil
+}
+
+func (d *daveyProc) must(cmd map[string]any) daveyReply {
+	d.t.Helper()
+	r, err := d.call(cmd)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	return r
+}
+
+func unhex(t *testing.T, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// clientMsg is a message a member sends to the gateway.
+type clientMsg struct {
+	from uint64
+	op   int
+	body []byte // binary body or JSON "d"
+}
+
+// recorder is the Sender of our sessions in the test call.
+type recorder struct {
+	user uint64
+	out  *[]clientMsg
+}
+
+func (r recorder) SendJSON(_ context.Context, op int, d any) error {
+	b, err := json.Marshal(d)
+	*r.out = append(*r.out, clientMsg{r.user, op, b})
+	return err
+}
+
+func (r recorder) SendBinary(_ context.Context, op byte, p []byte) error {
+	*r.out = append(*r.out, clientMsg{r.user, int(op), bytes.Clone(p)})
+	return nil
+}
+
+// testCall is one voice call: the gateway, our sessions and davey members,
+// with messages delivered in order until the call is quiet.
+type testCall struct {
+	t       *testing.T
+	channel uint64
+	gw      *gateway.Gateway
+	d       *daveyProc
+	ours    map[uint64]*Session
+	davey   map[uint64]string // user → davey member name
+	known   map[uint64][]string
+	first   uint64 // this user's messages are delivered first in each batch
+	pending []clientMsg
+	invalid int // opcode 31 messages seen
+}
+
+func newCall(t *testing.T, d *daveyProc, channel uint64) *testCall {
+	gw, err := gateway.New(channel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testCall{t: t, channel: channel, gw: gw, d: d, ours: map[uint64]*Session{}, davey: map[uint64]string{}, known: map[uint64][]string{}}
+}
+
+func (c *testCall) users() []uint64 {
+	var u []uint64
+	for id := range c.ours {
+		u = append(u, id)
+	}
+	for id := range c.davey {
+		u = append(u, id)
+	}
+	slices.Sort(u)
+	return u
+}
+
+func (c *testCall) name(u uint64) string {
+	return strconv.FormatUint(c.channel, 10) + "/" + strconv.FormatUint(u, 10)
+}
+
+// join connects a user: ours (our Session) or a davey member.
+func (c *testCall) join(u uint64, ours bool) {
+	c.t.Helper()
+	others := c.users()
+	c.gw.Join(u)
+	if ours {
+		s := NewSession(Config{UserID: u, ChannelID: c.channel})
+		c.ours[u] = s
+		if err := s.Start(context.Background(), recorder{u, &c.pending}, 1); err != nil {
+			c.t.Fatal(err)
+		}
+	} else {
+		c.davey[u] = c.name(u)
+		c.d.must(map[string]any{"op": "create", "name": c.name(u), "user": strconv.FormatUint(u, 10), "channel": strconv.FormatUint(c.channel, 10)})
+	}
+	c.known[u] = append(c.known[u], strconv.FormatUint(u, 10))
+	var ids []string
+	for _, o := range others {
+		ids = append(ids, strconv.FormatUint(o, 10))
+	}
+	var batch []gateway.Message
+	if len(ids) > 0 {
+		batch = append(batch, gateway.Message{To: u, Op: OpClientsConnect, JSON: map[string]any{"user_ids": ids}})
+	}
+	for _, o := range others {
+		batch = append(batch, gateway.Message{To: o, Op: OpClientsConnect, JSON: map[string]any{"user_ids": []string{strconv.FormatUint(u, 10)}}})
+	}
+	batch = append(batch, gateway.Message{To: u, Op: OpExternalSender, Binary: c.gw.ExternalSender()})
+	if !ours {
+		// davey: the key package follows the external sender (Session Description order).
+		c.deliver(batch)
+		r := c.d.must(map[string]any{"op": "keyPackage", "name": c.name(u)})
+		c.pending = append(c.pending, clientMsg{u, OpKeyPackage, unhex(c.t, r.Data)})
+		c.pump()
+		return
+	}
+	c.deliver(batch)
+	c.pump()
+}
+
+// leave disconnects a user.
+func (c *testCall) leave(u uint64) {
+	c.t.Helper()
+	delete(c.ours, u)
+	delete(c.davey, u)
+	out, err := c.gw.Leave(u)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	var batch []gateway.Message
+	for _, o := range c.users() {
+		batch = append(batch, gateway.Message{To: o, Op: OpClientDisconnect, JSON: map[string]any{"user_id": strconv.FormatUint(u, 10)}})
+	}
+	c.deliver(append(batch, out...))
+	c.pump()
+}
+
+// deliver hands gateway messages to members, c.first's first.
+func (c *testCall) deliver(msgs []gateway.Message) {
+	c.t.Helper()
+	slices.SortStableFunc(msgs, func(a, b gateway.Message) int {
+		switch {
+		case a.To == c.first && b.To != c.first:
+			return -1
+		case b.To == c.first && a.To != c.first:
+			return 1
+		}
+		return 0
+	})
+	for _, m := range msgs {
+		body := m.Binary
+		if m.Binary == nil {
+			body, _ = json.Marshal(m.JSON)
+		}
+		if s, ok := c.ours[m.To]; ok {
+			if err := s.Handle(context.Background(), recorder{m.To, &c.pending}, m.Op, m.Binary != nil, body); err != nil {
+				c.t.Logf("our session %d refused op %d: %v", m.To, m.Op, err)
+			}
+			continue
+		}
+		if _, ok := c.davey[m.To]; ok {
+			c.daveyHandle(m.To, m.Op, body)
+		}
+	}
+}
+
+// daveyHandle does what discord.js does with a gateway message for davey.
+func (c *testCall) daveyHandle(u uint64, op int, body []byte) {
+	c.t.Helper()
+	name := c.name(u)
+	ready := func(tid int) {
+		if tid != 0 {
+			b, _ := json.Marshal(map[string]any{"transition_id": tid})
+			c.pending = append(c.pending, clientMsg{u, OpReadyForTransition, b})
+		}
+	}
+	var j struct {
+		TID     int      `json:"transition_id"`
+		Version int      `json:"protocol_version"`
+		Epoch   uint64   `json:"epoch"`
+		UserIDs []string `json:"user_ids"`
+		UserID  string   `json:"user_id"`
+	}
+	if body != nil && body[0] == '{' {
+		_ = json.Unmarshal(body, &j)
+	}
+	switch op {
+	case OpClientsConnect:
+		c.known[u] = append(c.known[u], j.UserIDs...)
+	case OpClientDisconnect:
+		c.known[u] = slices.DeleteFunc(c.known[u], func(s string) bool { return s == j.UserID })
+	case OpExternalSender:
+		c.d.must(map[string]any{"op": "externalSender", "name": name, "data": hex.EncodeToString(body)})
+	case OpProposals:
+		r, err := c.d.call(map[string]any{"op": "proposals", "name": name, "revoke": body[0] == 1, "data": hex.EncodeToString(body[1:]), "users": c.known[u]})
+		if err != nil {
+			c.t.Logf("davey %d refused proposals: %v", u, err)
+			return
+		}
+		if r.Commit != "" {
+			c.pending = append(c.pending, clientMsg{u, OpCommitWelcome, append(unhex(c.t, r.Commit), unhex(c.t, r.Welcome)...)})
+		}
+	case OpAnnounceCommit:
+		tid := int(body[0])<<8 | int(body[1])
+		if _, err := c.d.call(map[string]any{"op": "commit", "name": name, "data": hex.EncodeToString(body[2:])}); err != nil {
+			c.t.Fatalf("davey %d could not process the commit: %v", u, err)
+		}
+		ready(tid)
+	case OpWelcome:
+		tid := int(body[0])<<8 | int(body[1])
+		if _, err := c.d.call(map[string]any{"op": "welcome", "name": name, "data": hex.EncodeToString(body[2:])}); err != nil {
+			c.t.Fatalf("davey %d could not process the welcome: %v", u, err)
+		}
+		ready(tid)
+	case OpPrepareTransition:
+		if j.Version == 0 {
+			c.d.must(map[string]any{"op": "passthrough", "name": name, "on": true, "expiry": 10})
+		}
+		ready(j.TID)
+	case OpExecuteTransition:
+		if c.gw.Version() > 0 {
+			c.d.must(map[string]any{"op": "passthrough", "name": name, "on": false, "expiry": 10})
+		}
+	case OpPrepareEpoch:
+		if j.Epoch == 1 {
+			c.d.must(map[string]any{"op": "reinit", "name": name, "user": strconv.FormatUint(u, 10), "channel": strconv.FormatUint(c.channel, 10)})
+			c.d.must(map[string]any{"op": "externalSender", "name": name, "data": hex.EncodeToString(c.gw.ExternalSender())})
+			r := c.d.must(map[string]any{"op": "keyPackage", "name": name})
+			c.pending = append(c.pending, clientMsg{u, OpKeyPackage, unhex(c.t, r.Data)})
+		}
+	}
+}
+
+// pump delivers client messages to the gateway and its answers to members
+// until nothing is left.
+func (c *testCall) pump() {
+	c.t.Helper()
+	for n := 0; len(c.pending) > 0; n++ {
+		if n > 10000 {
+			c.t.Fatal("the call never quiets down")
+		}
+		m := c.pending[0]
+		c.pending = c.pending[1:]
+		var out []gateway.Message
+		var err error
+		switch m.op {
+		case OpKeyPackage:
+			out, err = c.gw.KeyPackage(m.from, m.body)
+		case OpCommitWelcome:
+			out, err = c.gw.CommitWelcome(m.from, m.body)
+			if err != nil {
+				c.t.Logf("gateway dropped the commit of %d: %v", m.from, err)
+				err = nil
+			}
+		case OpReadyForTransition:
+			var j transitionJSON
+			_ = json.Unmarshal(m.body, &j)
+			out = c.gw.Ready(m.from, uint16(j.TransitionID))
+		case OpInvalidCommitWelcome:
+			c.invalid++
+			out, err = c.gw.InvalidCommitWelcome(m.from)
+		}
+		if err != nil {
+			c.t.Fatalf("gateway: op %d from %d: %v", m.op, m.from, err)
+		}
+		c.deliver(out)
+	}
+}
+
+// agree checks that every member is in the gateway's epoch with the same
+// members, epoch authenticator and voice privacy code.
+func (c *testCall) agree() {
+	c.t.Helper()
+	epoch := c.gw.Epoch()
+	var wantUsers []string
+	for _, u := range c.gw.Members() {
+		wantUsers = append(wantUsers, strconv.FormatUint(u, 10))
+	}
+	slices.Sort(wantUsers)
+	var auth []byte
+	var code string
+	check := func(who string, e uint64, a []byte, cd string, users []string) {
+		c.t.Helper()
+		slices.Sort(users)
+		if e != epoch {
+			c.t.Fatalf("%s is in epoch %d, the gateway in %d", who, e, epoch)
+		}
+		if !slices.Equal(users, wantUsers) {
+			c.t.Fatalf("%s sees members %v, the gateway %v", who, users, wantUsers)
+		}
+		if auth == nil {
+			auth, code = a, cd
+		} else if !bytes.Equal(a, auth) || cd != code {
+			c.t.Fatalf("%s disagrees on the epoch authenticator / privacy code (%s vs %s)", who, cd, code)
+		}
+	}
+	for u, s := range c.ours {
+		var users []string
+		for _, m := range s.Members() {
+			users = append(users, strconv.FormatUint(m, 10))
+		}
+		check("our "+strconv.FormatUint(u, 10), s.Epoch(), s.EpochAuthenticator(), s.VoicePrivacyCode(), users)
+	}
+	for u, n := range c.davey {
+		r := c.d.must(map[string]any{"op": "state", "name": n})
+		check("davey "+strconv.FormatUint(u, 10), uint64(r.Epoch), unhex(c.t, r.Auth), r.Code, r.Users)
+	}
+	if len(code) != 30 {
+		c.t.Fatalf("voice privacy code %q is not 30 digits", code)
+	}
+}
+
+// frames sends an Opus-like frame from every member to every other member
+// and checks it arrives intact; encrypted reports whether our frames must be
+// protocol frames.
+func (c *testCall) frames(encrypted bool) {
+	c.t.Helper()
+	payload := func(from uint64, i int) []byte {
+		return []byte("opus frame " + strconv.FormatUint(from, 10) + " #" + strconv.Itoa(i) + " .......................")
+	}
+	for i := range 3 {
+		for from, s := range c.ours {
+			f := payload(from, i)
+			enc, err := s.EncryptFrame(nil, f)
+			if err != nil {
+				c.t.Fatal(err)
+			}
+			if isProto := bytes.HasSuffix(enc, []byte{0xFA, 0xFA}); isProto != encrypted {
+				c.t.Fatalf("our frame encrypted=%v, want %v", isProto, encrypted)
+			}
+			for to, n := range c.davey {
+				r, err := c.d.call(map[string]any{"op": "decrypt", "name": n, "from": strconv.FormatUint(from, 10), "data": hex.EncodeToString(enc)})
+				if err != nil || !bytes.Equal(unhex(c.t, r.Data), f) {
+					c.t.Fatalf("davey %d could not read our frame from %d: %v", to, from, err)
+				}
+			}
+			for to, o := range c.ours {
+				if to == from {
+					continue
+				}
+				if got, err := o.DecryptFrame(from, nil, enc); err != nil || !bytes.Equal(got, f) {
+					c.t.Fatalf("our %d could not read our %d's frame: %v", to, from, err)
+				}
+			}
+		}
+		for from, n := range c.davey {
+			f := payload(from, i)
+			r := c.d.must(map[string]any{"op": "encrypt", "name": n, "data": hex.EncodeToString(f)})
+			enc := unhex(c.t, r.Data)
+			if encrypted && !bytes.HasSuffix(enc, []byte{0xFA, 0xFA}) {
+				c.t.Fatalf("davey %d sent a clear frame in an E2EE call", from)
+			}
+			for to, s := range c.ours {
+				if got, err := s.DecryptFrame(from, nil, enc); err != nil || !bytes.Equal(got, f) {
+					c.t.Fatalf("our %d could not read davey %d's frame: %v", to, from, err)
+				}
+			}
+		}
+	}
+}
+
+// TestInteropDavey runs calls that mix our Session with @snazzah/davey
+// members behind the gateway, checking MLS state agreement and frames both
+// ways after every change.
+func TestInteropDavey(t *testing.T) {
+	d := startDavey(t)
+	const us, a, b, c3 = 1001, 2002, 3003, 4004
+
+	t.Run("two-members/davey-commits", func(t *testing.T) {
+		c := newCall(t, d, 900001)
+		c.t = t
+		c.first = a
+		c.join(a, false)
+		c.join(us, true)
+		if c.gw.Epoch() != 1 {
+			t.Fatalf("gateway epoch %d after the first commit", c.gw.Epoch())
+		}
+		c.agree()
+		c.frames(true)
+	})
+	t.Run("two-members/we-commit", func(t *testing.T) {
+		c := newCall(t, d, 900002)
+		c.t = t
+		c.first = us
+		c.join(a, false)
+		c.join(us, true)
+		c.agree()
+		c.frames(true)
+	})
+	t.Run("four-members", func(t *testing.T) {
+		c := newCall(t, d, 900003)
+		c.t = t
+		c.first = a
+		c.join(a, false)
+		c.join(us, true) // davey creates, we join by welcome
+		c.join(b, false) // davey commits, we process its commit
+		c.agree()
+		c.first = us
+		c.join(c3, false) // we commit, davey members process ours, c3 joins by our welcome
+		c.agree()
+		if len(c.gw.Members()) != 4 {
+			t.Fatalf("gateway members %v", c.gw.Members())
+		}
+		c.frames(true)
+	})
+	t.Run("member-leaves", func(t *testing.T) {
+		c := newCall(t, d, 900004)
+		c.t = t
+		c.first = us
+		c.join(us, true)
+		c.join(a, false)
+		c.join(b, false)
+		c.agree()
+		c.first = a
+		c.leave(b) // davey commits the remove
+		c.agree()
+		c.frames(true)
+		c.join(b, false)
+		c.first = us
+		c.leave(b) // we commit the remove
+		c.agree()
+		c.frames(true)
+	})
+	t.Run("key-package-reset", func(t *testing.T) {
+		c := newCall(t, d, 900005)
+		c.t = t
+		c.first = us
+		c.join(us, true)
+		c.join(a, false)
+		c.agree()
+		// The last other member leaves: sole member reset, new key package.
+		c.leave(a)
+		if s := c.ours[us]; s.Epoch() != 0 {
+			t.Fatalf("after the sole member reset our epoch is %d", s.Epoch())
+		}
+		c.join(b, false)
+		c.agree()
+		c.frames(true)
+		// An unprocessable welcome: we flag it (op 31), reset and are re-added.
+		s := c.ours[us]
+		before := c.invalid
+		c.first = b
+		if err := s.Handle(context.Background(), recorder{us, &c.pending}, OpPrepareEpoch, false, []byte(`{"protocol_version":1,"epoch":1}`)); err != nil {
+			t.Fatal(err)
+		}
+		bad := (&Transition{ID: 77, Data: []byte{0, 2, 0, 0}}).Marshal()
+		_ = s.Handle(context.Background(), recorder{us, &c.pending}, OpWelcome, true, bad)
+		c.pump()
+		if c.invalid == before {
+			t.Fatal("a broken welcome was not reported with opcode 31")
+		}
+		c.agree()
+		c.frames(true)
+	})
+	t.Run("downgrade-upgrade", func(t *testing.T) {
+		c := newCall(t, d, 900006)
+		c.t = t
+		c.first = us
+		c.join(us, true)
+		c.join(a, false)
+		c.agree()
+		c.frames(true)
+		c.deliver(c.gw.Downgrade())
+		c.pump()
+		if c.ours[us].Encrypting() {
+			t.Fatal("still encrypting after the downgrade executed")
+		}
+		c.frames(false)
+		c.deliver(c.gw.Upgrade())
+		c.pump()
+		c.agree()
+		if !c.ours[us].Encrypting() {
+			t.Fatal("not encrypting after the upgrade")
+		}
+		c.frames(true)
+	})
+	_ = time.Second
+}

@@ -1,7 +1,3 @@
-// Package store keeps Quaver's per-guild state so that a restart, a crash or a
-// move to another node loses nothing. One contract (the interfaces in this
-// package) has three backends: an embedded file for a bare node, Redis for hot
-// state shared by a cluster, and PostgreSQL for durable records.
 package store
 
 import "time"

@@ -378,18 +378,17 @@ func TestResolveYTDLPGarbageAndTimeout(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "yt-dlp"), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	r := New(Config{YouTube: &fakeYouTube{searchErr: ErrSearchUnsupported}, YTDLPTimeout: 300 * time.Millisecond,
-		LookPath: func(name string) (string, error) { return filepath.Join(dir, name), nil }})
-	_, err := r.Resolve(context.Background(), "some words")
+	lookup := func(name string) (string, error) { return filepath.Join(dir, name), nil }
+	big := New(Config{YouTube: &fakeYouTube{searchErr: ErrSearchUnsupported}, YTDLPTimeout: 20 * time.Second, LookPath: lookup})
+	_, err := big.Resolve(context.Background(), "some words")
 	if err == nil || !strings.Contains(err.Error(), "not its JSON") {
 		t.Fatalf("garbage output: %v", err)
 	}
-	big := New(Config{YouTube: &fakeYouTube{searchErr: ErrSearchUnsupported}, YTDLPTimeout: 20 * time.Second,
-		LookPath: func(name string) (string, error) { return filepath.Join(dir, name), nil }})
 	_, err = big.Resolve(context.Background(), "huge words")
 	if err == nil || !strings.Contains(err.Error(), "more than 16777216 bytes") {
 		t.Fatalf("oversized output: %v", err)
 	}
+	r := New(Config{YouTube: &fakeYouTube{searchErr: ErrSearchUnsupported}, YTDLPTimeout: 300 * time.Millisecond, LookPath: lookup})
 	_, err = r.Resolve(context.Background(), "slow words")
 	if err == nil || err.Error() != "the search failed: yt-dlp took too long: context deadline exceeded" {
 		t.Fatalf("slow yt-dlp: %v", err)
@@ -580,5 +579,44 @@ func TestResolveWebPageThroughYTDLP(t *testing.T) {
 	// A page yt-dlp cannot read keeps the web-page message.
 	if _, err := r.Resolve(ctx, srv.URL+"/blog"); !errors.Is(err, ErrWebPage) {
 		t.Fatalf("plain web page: %v", err)
+	}
+}
+
+func TestResolveHTTPTimeout(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	r := newTestResolver(t, &fakeYouTube{}, func(c *Config) { c.ProbeTimeout = 200 * time.Millisecond })
+	_, err := r.Resolve(context.Background(), srv.URL+"/slow.mp3")
+	if err == nil || err.Error() != "the server did not answer in time" {
+		t.Fatalf("slow server: %v", err)
+	}
+}
+
+func TestSuggestConcurrent(t *testing.T) {
+	yt := ytFixture()
+	r := newTestResolver(t, yt, nil)
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 50; i++ {
+				if _, err := r.Suggest(context.Background(), []string{"rick", "RICK", "rick "}[(g+i)%3]); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	if n := yt.Calls("search"); n < 1 || n > 8 {
+		t.Fatalf("%d searches for one cached prefix", n)
 	}
 }

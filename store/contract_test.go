@@ -580,6 +580,33 @@ func testLeases(t *testing.T, open func(testing.TB, Config) *Store, _ backend) {
 	if _, err := s.Leases.Acquire(ctx, key, "node-b", time.Minute); !errors.Is(err, ErrLeaseHeld) {
 		t.Fatalf("stale Release freed the new holder's lease: %v", err)
 	}
+
+	// Ten nodes race for a fresh key: exactly one wins.
+	race := gid(t, 2)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	winners, held := 0, 0
+	for i := range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.Leases.Acquire(ctx, race, fmt.Sprint("node-", i), time.Minute)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				winners++
+			case errors.Is(err, ErrLeaseHeld):
+				held++
+			default:
+				t.Errorf("racing Acquire: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if winners != 1 || held != 9 {
+		t.Fatalf("10 racing Acquires: %d won, %d held; want 1 and 9", winners, held)
+	}
 }
 
 func testRateLimiter(t *testing.T, open func(testing.TB, Config) *Store, _ backend) {

@@ -36,6 +36,11 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives logs (nil: slog.Default()).
 	Logger *slog.Logger
+	// OnTransition, if set, is called after a transition executed with the
+	// protocol version now in effect (0: transport encryption only) and
+	// whether our frames are end-to-end encrypted. It runs on the goroutine
+	// that handled the gateway message and must not block.
+	OnTransition func(version int, encrypting bool)
 }
 
 // DefaultConfig returns a Config with the defaults filled in.
@@ -80,6 +85,7 @@ type Session struct {
 	decs        map[uint64]*frame.Decryptor
 	enc         frame.Encryptor
 	passAfter   bool // receivers in passthrough (downgrade prepared or no E2EE yet)
+	executed    bool // a transition executed during the current message
 }
 
 // NewSession returns a session for cfg; zero Config fields take their defaults.
@@ -125,6 +131,20 @@ func (s *Session) HandleDAVE(c *voice.Conn, op int, binary bool, payload []byte)
 	}
 }
 
+// Connected starts the protocol for c's current voice session: call it after
+// Connect returns (and after every new session, as StateReady reports), so
+// that the key package (opcode 26) follows Session Description at once, as
+// Discord expects. Without it, the first DAVE message starts the protocol.
+func (s *Session) Connected(ctx context.Context, c *voice.Conn) error {
+	s.mu.Lock()
+	s.conn, s.connSSRC = c, c.SSRC()
+	s.mu.Unlock()
+	if v := c.DAVEProtocolVersion(); v > 0 {
+		return s.Start(ctx, c, v)
+	}
+	return nil
+}
+
 // Start begins the protocol at version (from Session Description): it
 // drops any group, makes a fresh key package and sends it (opcode 26).
 func (s *Session) Start(ctx context.Context, tx Sender, version int) error {
@@ -138,9 +158,15 @@ func (s *Session) Start(ctx context.Context, tx Sender, version int) error {
 // the answers through tx.
 func (s *Session) Handle(ctx context.Context, tx Sender, op int, binary bool, payload []byte) error {
 	s.mu.Lock()
+	s.executed = false
 	msgs, err := s.handleLocked(op, binary, payload)
+	executed, version := s.executed, s.version
 	s.mu.Unlock()
-	return s.send(ctx, tx, msgs, err)
+	err = s.send(ctx, tx, msgs, err)
+	if executed && s.cfg.OnTransition != nil {
+		s.cfg.OnTransition(version, s.enc.Active())
+	}
+	return err
 }
 
 func (s *Session) send(ctx context.Context, tx Sender, msgs []outMsg, err error) error {
@@ -444,6 +470,7 @@ func (s *Session) executeLocked(id uint16) {
 	g := s.ratchets[id]
 	delete(s.ratchets, id)
 	s.version = v
+	s.executed = true
 	if v == 0 {
 		s.enc.SetKeyRatchet(nil)
 		s.setPassthroughLocked(true)

@@ -1,0 +1,218 @@
+package voicetest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/quaverbot/quaver/audio/audiotest"
+	"github.com/quaverbot/quaver/audio/ogg"
+	"github.com/quaverbot/quaver/audio/synth"
+	"github.com/quaverbot/quaver/internal/testenv"
+	"github.com/quaverbot/quaver/voice"
+	"github.com/quaverbot/quaver/voice/dave"
+	"github.com/quaverbot/quaver/voice/dave/frame"
+	"github.com/quaverbot/quaver/voice/pacer"
+)
+
+// packetSource plays a list of Opus packets once.
+type packetSource struct {
+	pkts [][]byte
+	next atomic.Int64
+}
+
+func (p *packetSource) NextFrame() ([]byte, bool) {
+	i := p.next.Load()
+	if int(i) >= len(p.pkts) {
+		return nil, false
+	}
+	p.next.Add(1)
+	return p.pkts[i], true
+}
+
+func daveServer(t *testing.T, listener uint64) (*Server, *DAVE, *pacer.Pacer) {
+	t.Helper()
+	role, err := NewDAVE(DAVEConfig{ChannelID: 555, ListenerUserID: listener, Require: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Config{HeartbeatInterval: time.Second, DAVE: role})
+	if err != nil {
+		t.Fatal(err)
+	}
+	role.Attach(srv)
+	t.Cleanup(func() { srv.Close() })
+	p, err := pacer.New(pacer.Config{Workers: 1, Interval: 5 * time.Millisecond, MaxCatchUp: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return srv, role, p
+}
+
+func botConfig(srv *Server, p *pacer.Pacer, user string) voice.Config {
+	cfg := voice.DefaultConfig()
+	cfg.Endpoint, cfg.GuildID, cfg.UserID, cfg.SessionID, cfg.Token = srv.Endpoint(), "1", user, "sess-"+user, "tok-"+user
+	cfg.ChannelID = "555"
+	cfg.RootCAs = srv.CA().Pool()
+	cfg.Pacer = p
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	srv.AllowSession("1", user, cfg.SessionID, cfg.Token)
+	return cfg
+}
+
+// TestDaveEndToEnd: our voice connection negotiates DAVE with the local
+// voice server, which plays Discord's gateway; the server's listener member
+// joins the group through the bot's welcome, every frame the bot sends is a
+// DAVE protocol frame, and the listener's decrypted Opus decodes (ffmpeg) to
+// the source audio.
+func TestDaveEndToEnd(t *testing.T) {
+	testenv.Tool(t, "ffmpeg")
+	srv, role, p := daveServer(t, 999)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	src := audiotest.Convert(t, synth.Music(48000, 2, 2.0), "src.ogg", "-c:a", "libopus", "-b:a", "96k", "-frame_duration", "20")
+	f, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd, err := ogg.NewOpusReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pkts [][]byte
+	for {
+		pk, err := rd.ReadPacket()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		pkts = append(pkts, bytes.Clone(pk))
+	}
+	f.Close()
+
+	encrypting := make(chan struct{}, 1)
+	sess := dave.NewSession(dave.Config{UserID: 111, ChannelID: 555, Logger: slog.New(slog.DiscardHandler),
+		OnTransition: func(_ int, enc bool) {
+			if enc {
+				select {
+				case encrypting <- struct{}{}:
+				default:
+				}
+			}
+		}})
+	cfg := botConfig(srv, p, "111")
+	cfg.MaxDAVEProtocolVersion = dave.ProtocolVersion
+	cfg.Encryptor, cfg.DAVE = sess, sess
+	conn := voice.New(cfg)
+	if err := conn.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if conn.DAVEProtocolVersion() != 1 {
+		t.Fatalf("DAVE version %d", conn.DAVEProtocolVersion())
+	}
+	if err := sess.Connected(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-encrypting:
+	case <-ctx.Done():
+		t.Fatal("the bot never started encrypting")
+	}
+	if role.Epoch() != 1 || role.Listener().Epoch() != 1 || sess.Epoch() != 1 {
+		t.Fatalf("epochs: gateway %d, listener %d, bot %d", role.Epoch(), role.Listener().Epoch(), sess.Epoch())
+	}
+	if !bytes.Equal(role.Listener().EpochAuthenticator(), sess.EpochAuthenticator()) {
+		t.Fatal("the bot and the listener disagree on the epoch authenticator")
+	}
+
+	ss, err := srv.WaitSession(ctx, "111")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.SetSource(&packetSource{pkts: pkts})
+	if err := ss.Recorder().WaitPackets(ctx, len(pkts)); err != nil {
+		t.Fatal(err)
+	}
+
+	out := filepath.Join(t.TempDir(), "heard.ogg")
+	of, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wcfg := ogg.DefaultOpusWriterConfig()
+	wcfg.Channels, wcfg.PreSkip = rd.Channels(), rd.PreSkip()
+	w, err := ogg.NewOpusWriter(of, wcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var protocol int
+	for _, pk := range ss.Recorder().Packets() {
+		if frame.IsSilence(pk.Opus) {
+			continue
+		}
+		if !bytes.HasSuffix(pk.Opus, []byte{0xFA, 0xFA}) {
+			t.Fatalf("packet %d reached the server without DAVE encryption", pk.Seq)
+		}
+		protocol++
+		plain, err := role.Listener().DecryptFrame(111, nil, pk.Opus)
+		if err != nil {
+			t.Fatalf("listener could not decrypt packet %d: %v", pk.Seq, err)
+		}
+		n, err := ogg.PacketSamples(plain)
+		if err != nil {
+			t.Fatalf("decrypted packet %d is not Opus: %v", pk.Seq, err)
+		}
+		if err := w.WritePacket(plain, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	of.Close()
+	if protocol < len(pkts) {
+		t.Fatalf("%d protocol frames, %d sent", protocol, len(pkts))
+	}
+	want := audiotest.Decode(t, src, 48000, 1).Samples
+	got := audiotest.Decode(t, out, 48000, 1).Samples
+	ncc, lag := audiotest.NCC(want, got, 48000/5)
+	t.Logf("NCC %.4f at lag %d over %d frames", ncc, lag, protocol)
+	if ncc < 0.95 {
+		t.Fatalf("decoded audio differs from the source: NCC %.3f", ncc)
+	}
+}
+
+// TestDaveRequired: a client that offers no DAVE is closed with 4017 and
+// Quaver's client gives up with that reason.
+func TestDaveRequired(t *testing.T) {
+	srv, _, p := daveServer(t, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cfg := botConfig(srv, p, "222")
+	conn := voice.New(cfg)
+	defer conn.Close()
+	err := conn.Connect(ctx)
+	if err == nil {
+		select {
+		case <-conn.Done():
+			err = conn.Err()
+		case <-ctx.Done():
+		}
+	}
+	var ce *voice.CloseError
+	if !errors.Is(err, voice.ErrDAVERequired) && !(errors.As(err, &ce) && ce.Code == CloseDAVERequired) {
+		t.Fatalf("connect without DAVE: %v, want close 4017", err)
+	}
+}

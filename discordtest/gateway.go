@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/zlib"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -83,6 +84,7 @@ type conn struct {
 	sess       *session
 	identified bool
 	ended      bool // no more frames are queued after a close
+	killed     bool // dropped on purpose: whatever is read next is not the client's
 	// reader-only:
 	events []int64  // receive times (ms) of recent events, for 4008
 	after  []func() // work to run once s.mu is released
@@ -126,11 +128,20 @@ func (c *conn) closeLocked(code CloseCode) {
 	c.srv.notifyLocked()
 }
 
-// kill drops the TCP connection without a close frame.
+// kill drops the TCP connection without a close frame or TLS
+// close_notify, as a network failure would. s.mu must not be held.
 func (c *conn) kill() {
-	if c.ws != nil {
-		_ = c.ws.UnderlyingConn().Close()
+	c.srv.mu.Lock()
+	c.killed = true
+	c.srv.mu.Unlock()
+	if c.ws == nil {
+		return
 	}
+	nc := c.ws.UnderlyingConn()
+	if tc, ok := nc.(*tls.Conn); ok {
+		nc = tc.NetConn()
+	}
+	_ = nc.Close()
 }
 
 func newSessionID() string {
@@ -294,7 +305,7 @@ func (c *conn) readLoop() {
 			// (https://discord.com/developers/docs/events/gateway#initiating-a-disconnect).
 			var ce *websocket.CloseError
 			if errors.As(err, &ce) && (ce.Code == websocket.CloseNormalClosure || ce.Code == websocket.CloseGoingAway) &&
-				c.sess != nil && c.sess.conn == c {
+				!c.killed && c.sess != nil && c.sess.conn == c {
 				delete(s.gw.sessions, c.sess.id)
 				s.log.Debug("discordtest: session ended by client", "session", c.sess.id, "code", ce.Code)
 			}

@@ -197,6 +197,7 @@ func waitGroup(t *testing.T, wg *sync.WaitGroup, what string) {
 type tcpProxy struct {
 	target string
 	addr   string
+	hang   atomic.Bool // accept connections but forward nothing (a partition)
 	mu     sync.Mutex
 	ln     net.Listener
 	conns  map[net.Conn]bool
@@ -226,6 +227,12 @@ func (p *tcpProxy) serve(ln net.Listener) {
 			c, err := ln.Accept()
 			if err != nil {
 				return
+			}
+			if p.hang.Load() {
+				p.mu.Lock()
+				p.conns[c] = true // held open, silent, until cut
+				p.mu.Unlock()
+				continue
 			}
 			up, err := net.Dial("tcp", p.target)
 			if err != nil {
@@ -320,6 +327,29 @@ func TestPostgresOutage(t *testing.T) {
 	if err != nil || snap.Version != 2 || len(snap.Queue) != 2 {
 		t.Fatalf("Update after recovery = v%d queue %d, %v", snap.Version, len(snap.Queue), err)
 	}
+
+	// A partition: connections are accepted and then nothing answers. The
+	// store gives up after OpTimeout with the same temporary error.
+	proxy.cut()
+	proxy.hang.Store(true)
+	proxy.restore(t)
+	for i := range 2 { // the first may fail on a pooled connection the cut closed; later ones dial into the void
+		start = time.Now()
+		_, err = s.Settings.Get(ctx, g)
+		wantErr(t, err, ErrUnavailable, g)
+		el := time.Since(start)
+		if el > 15*time.Second {
+			t.Fatalf("partitioned Get took %v; OpTimeout is 3s", el)
+		}
+		t.Logf("partitioned Get %d failed after %v: %v", i, el.Round(time.Millisecond), err)
+	}
+	proxy.cut()
+	proxy.hang.Store(false)
+	proxy.restore(t)
+	waitFor(t, 20*time.Second, "postgres after the partition", func() bool {
+		got, err = s.Settings.Get(ctx, g)
+		return err == nil && got == want
+	})
 }
 
 // TestMigrateConcurrently: five nodes opening one fresh database at once

@@ -116,6 +116,25 @@ func (d *DAVE) ProtocolVersion(s *Session, clientMax int) int {
 	return 1
 }
 
+// SessionEnded is called by the server when a session is gone for good: the
+// gateway proposes the member's removal (or resets a group left with one
+// member).
+func (d *DAVE) SessionEnded(s *Session) {
+	u, err := strconv.ParseUint(s.UserID, 10, 64)
+	if err != nil {
+		return
+	}
+	d.mu.Lock()
+	delete(d.greeted, s)
+	out, err := d.gw.Leave(u)
+	sends := d.routeLocked(out)
+	d.mu.Unlock()
+	if err != nil {
+		d.log.Debug("voicetest: DAVE leave", "user", u, "err", err)
+	}
+	d.send(sends)
+}
+
 // HandleMessage implements DAVEHandler for opcodes 23, 26, 28 and 31.
 func (d *DAVE) HandleMessage(s *Session, op int, bin bool, payload []byte) {
 	u, err := strconv.ParseUint(s.UserID, 10, 64)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -214,5 +215,91 @@ func TestDaveRequired(t *testing.T) {
 	var ce *voice.CloseError
 	if !errors.Is(err, voice.ErrDAVERequired) && !(errors.As(err, &ce) && ce.Code == CloseDAVERequired) {
 		t.Fatalf("connect without DAVE: %v, want close 4017", err)
+	}
+}
+
+// daveBot is one of our voice connections with a DAVE session.
+type daveBot struct {
+	conn  *voice.Conn
+	sess  *dave.Session
+	trans chan struct{}
+}
+
+func connectDaveBot(t *testing.T, ctx context.Context, srv *Server, p *pacer.Pacer, user uint64) *daveBot {
+	t.Helper()
+	b := &daveBot{trans: make(chan struct{}, 16)}
+	b.sess = dave.NewSession(dave.Config{UserID: user, ChannelID: 555, Logger: slog.New(slog.DiscardHandler),
+		OnTransition: func(int, bool) {
+			select {
+			case b.trans <- struct{}{}:
+			default:
+			}
+		}})
+	cfg := botConfig(srv, p, strconv.FormatUint(user, 10))
+	cfg.MaxDAVEProtocolVersion = dave.ProtocolVersion
+	cfg.Encryptor, cfg.DAVE = b.sess, b.sess
+	b.conn = voice.New(cfg)
+	if err := b.conn.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.conn.Close() })
+	if err := b.sess.Connected(ctx, b.conn); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// waitEpoch waits for transitions until the bot's group is in epoch want.
+func (b *daveBot) waitEpoch(t *testing.T, ctx context.Context, want uint64) {
+	t.Helper()
+	for b.sess.Epoch() != want || !b.sess.Encrypting() {
+		select {
+		case <-b.trans:
+		case <-ctx.Done():
+			t.Fatalf("bot stuck in epoch %d, want %d", b.sess.Epoch(), want)
+		}
+	}
+}
+
+// TestDaveMembersComeAndGo: a second client joining is added by the first
+// one's commit and a leaving client is removed by it, through the server's
+// proposals; after each change the listener reads the first client's frames
+// and agrees on the epoch authenticator.
+func TestDaveMembersComeAndGo(t *testing.T) {
+	srv, role, p := daveServer(t, 999)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	check := func(b *daveBot, epoch uint64) {
+		t.Helper()
+		b.waitEpoch(t, ctx, epoch)
+		if role.Listener().Epoch() != epoch || !bytes.Equal(role.Listener().EpochAuthenticator(), b.sess.EpochAuthenticator()) {
+			t.Fatalf("listener in epoch %d, disagreeing with the bot in epoch %d", role.Listener().Epoch(), epoch)
+		}
+		f := []byte("an opus frame of epoch " + strconv.FormatUint(epoch, 10))
+		enc, err := b.sess.EncryptFrame(nil, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := role.Listener().DecryptFrame(111, nil, enc)
+		if err != nil || !bytes.Equal(got, f) || bytes.Equal(enc, f) {
+			t.Fatalf("epoch %d: listener read %q, %v", epoch, got, err)
+		}
+	}
+	a := connectDaveBot(t, ctx, srv, p, 111)
+	check(a, 1)
+	b := connectDaveBot(t, ctx, srv, p, 333)
+	b.waitEpoch(t, ctx, 2)
+	check(a, 2)
+	if len(b.sess.Members()) != 3 {
+		t.Fatalf("the second bot sees members %v", b.sess.Members())
+	}
+	for _, ss := range srv.Sessions() {
+		if ss.UserID == "333" {
+			ss.CloseWithCode(CloseCallTerminated) // Discord ends the session of a user who leaves
+		}
+	}
+	check(a, 3)
+	if m := a.sess.Members(); len(m) != 2 {
+		t.Fatalf("after the leave the bot sees members %v", m)
 	}
 }

@@ -221,7 +221,11 @@ func New(cfg Config) (*Server, error) {
 	_, _ = rand.Read(b[:])
 	s.nextSSRC = binary.BigEndian.Uint32(b[:])&0x0fffffff + 1
 	s.ln = tlsListener(ln, ca)
-	s.http = &http.Server{Handler: http.HandlerFunc(s.serveWS), ErrorLog: nil, ReadHeaderTimeout: 10 * time.Second}
+	s.http = &http.Server{
+		Handler:           http.HandlerFunc(s.serveWS),
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+		ReadHeaderTimeout: 30 * time.Second,
+	}
 	s.wg.Add(2 + cfg.UDPReaders)
 	go func() { defer s.wg.Done(); _ = s.http.Serve(s.ln) }()
 	go func() { defer s.wg.Done(); s.delayLoop() }()
@@ -366,6 +370,10 @@ func (s *Server) forget(ss *Session) {
 	if gone && ss.ready() {
 		for _, o := range s.peers(ss) {
 			_ = o.Send(OpClientDisconnect, map[string]any{"user_id": ss.UserID})
+		}
+		// A DAVE handler that wants to know (the DAVE role) hears of the end.
+		if e, ok := s.cfg.DAVE.(interface{ SessionEnded(*Session) }); ok {
+			e.SessionEnded(ss)
 		}
 	}
 }

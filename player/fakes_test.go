@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -372,7 +373,7 @@ func newHarness(t *testing.T, mutate func(*Config)) *harness {
 	t.Helper()
 	h := &harness{t: t, eng: newFakeEngine(), voice: newFakeVoice(), clock: newFakeClock(),
 		events: make(chan Event, 1000), preloads: make(chan struct{}, 1000), persister: newFakePersister()}
-	cfg := Config{GuildID: "g1", Engine: h.eng, Voice: h.voice, Clock: h.clock,
+	cfg := Config{GuildID: "g1", Engine: h.eng, Voice: h.voice, Clock: h.clock, Logger: slog.New(slog.DiscardHandler),
 		OnEvent: func(e Event) { h.events <- e }, Intn: func(n int) int { return n - 1 }}
 	cfg.preloaded = func() { h.preloads <- struct{}{} }
 	if mutate != nil {

@@ -99,11 +99,24 @@ type VoiceConn interface {
 	Err() error
 }
 
-// Persister saves player snapshots (the store; wired by the bot). Save is
+// Persister saves player snapshots (the store; wired by the bot). It is
 // called from the player's own persist goroutine, never under a lock and
 // never on the frame path; calls for one player never overlap.
+//
+// snap.Version is the version this player last stored successfully (0 for
+// none, or the Version of the snapshot given to Restore): a store with
+// optimistic versioning writes with it as the expected version, and the
+// player counts the new version as Version+1 once Save returns nil. A
+// failed Save is retried at the next change or checkpoint.
 type Persister interface {
 	Save(ctx context.Context, snap store.PlayerSnapshot) error
+}
+
+// Checkpointer may be implemented by a Persister that can record the
+// playback position alone, cheaper than a full Save. The player then uses
+// it for the periodic position checkpoints when nothing else changed.
+type Checkpointer interface {
+	Checkpoint(ctx context.Context, guildID string, position time.Duration) error
 }
 
 // Clock is the time source, injected so tests do not wait.

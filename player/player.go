@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/quaverbot/quaver/store"
@@ -230,7 +231,8 @@ type Player struct {
 	idleSince  time.Time
 	aloneSince time.Time
 	lastSave   time.Time
-	version    int64
+	version    int64       // last version this player stored (see Persister)
+	dirty      atomic.Bool // a change beyond the position awaits saving
 	dropped    int
 
 	spare   []srcEvent
@@ -294,6 +296,13 @@ func (p *Player) changed() {
 	if p.cfg.Persister == nil {
 		return
 	}
+	p.dirty.Store(true)
+	p.kickPersist()
+}
+
+// kickPersist wakes the persist goroutine without marking a change: with
+// a Checkpointer only the position is written.
+func (p *Player) kickPersist() {
 	select {
 	case p.persistKick <- struct{}{}:
 	default:

@@ -596,9 +596,17 @@ func TestPersistence(t *testing.T) {
 	n := per.count()
 	h.clock.Advance(5 * time.Second)
 	s := waitSaved(func(s store.PlayerSnapshot) bool { return s.Position == 5*time.Second })
-	if per.count() <= n || s.Version <= 1 {
-		t.Fatalf("checkpoint: %d saves before, %d after, version %d", n, per.count(), s.Version)
+	if per.count() <= n {
+		t.Fatalf("checkpoint: %d saves before, %d after", n, per.count())
 	}
+	per.mu.Lock()
+	for i, sn := range per.snaps {
+		if sn.Version != int64(i) {
+			t.Errorf("save %d carried version %d, want %d (the last stored version)", i, sn.Version, i)
+		}
+	}
+	per.mu.Unlock()
+	_ = s
 	h.p.SetVolume(50)
 	waitSaved(func(s store.PlayerSnapshot) bool { return s.Volume == 50 })
 	h.p.Close()
@@ -912,4 +920,53 @@ func TestMoveChannel(t *testing.T) {
 		t.Fatalf("status after move %+v", st)
 	}
 	h.noEvent() // the same track is not announced again
+}
+
+// checkpointPersister also records position-only checkpoints.
+type checkpointPersister struct {
+	*fakePersister
+	mu    sync.Mutex
+	ckpts []time.Duration
+	ck    chan struct{}
+}
+
+func (c *checkpointPersister) Checkpoint(_ context.Context, guildID string, pos time.Duration) error {
+	c.mu.Lock()
+	c.ckpts = append(c.ckpts, pos)
+	c.mu.Unlock()
+	c.ck <- struct{}{}
+	return nil
+}
+
+func TestCheckpointer(t *testing.T) {
+	per := &checkpointPersister{fakePersister: newFakePersister(), ck: make(chan struct{}, 100)}
+	h := newHarness(t, func(c *Config) { c.Persister = per })
+	h.p.Enqueue(h.eng.track("a", 100000))
+	src := h.join().source()
+	h.event(EventTrackStart)
+	// Wait until the start of playback is fully saved.
+	deadline := time.After(waitFor)
+	for per.count() == 0 || per.last().Current == nil || per.last().VoiceChannelID == "" {
+		select {
+		case <-per.saved:
+		case <-deadline:
+			t.Fatal("no full save at start")
+		}
+	}
+	h.pull(src, 500) // 10 s
+	h.clock.Advance(5 * time.Second)
+	deadline = time.After(waitFor)
+	for {
+		select {
+		case <-per.ck:
+		case <-deadline:
+			t.Fatal("no checkpoint at 10s")
+		}
+		per.mu.Lock()
+		got := per.ckpts[len(per.ckpts)-1]
+		per.mu.Unlock()
+		if got == 10*time.Second {
+			break
+		}
+	}
 }

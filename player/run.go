@@ -167,7 +167,9 @@ func (p *Player) step() (time.Duration, <-chan struct{}) {
 			due := p.lastSave.Add(p.cfg.CheckpointEvery)
 			if !now.Before(due) {
 				p.lastSave = now
-				p.changed()
+				if p.cfg.Persister != nil {
+					p.kickPersist()
+				}
 				due = now.Add(p.cfg.CheckpointEvery)
 			}
 			wait = min(wait, due.Sub(now))
@@ -246,6 +248,7 @@ func (p *Player) installCurrent(e entry, g uint64, opts OpenOptions, s Stream, e
 	}
 	old := p.src.swapCur(&slot{stream: s, entry: e, gen: g})
 	p.loadedGen = g
+	p.lastSave = p.cfg.Clock.Now() // the change is saved now; checkpoints follow every CheckpointEvery
 	p.announceLocked()
 	vol, eq := p.volume, p.eq
 	p.mu.Unlock()
@@ -321,33 +324,49 @@ func (p *Player) voiceLost() {
 	p.changed()
 }
 
-// persistLoop saves snapshots after changes, one Save at a time; kicks
-// arriving during a Save coalesce into one more Save. It saves once more
-// when the player closes.
+// persistLoop saves snapshots after changes, one call at a time; kicks
+// arriving during a call coalesce into one more call. Position-only
+// checkpoints use Checkpointer when the Persister has it. It saves once
+// more when the player closes.
 func (p *Player) persistLoop() {
 	defer p.wg.Done()
 	for {
 		select {
 		case <-p.persistKick:
-			p.save()
+			p.save(false)
 		case <-p.closing:
-			p.save()
+			p.save(true)
 			return
 		}
 	}
 }
 
-func (p *Player) save() {
-	snap := p.Snapshot()
-	p.mu.Lock()
-	p.version++
-	snap.Version = p.version
-	p.mu.Unlock()
+func (p *Player) save(final bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.SaveTimeout)
 	defer cancel()
-	if err := p.cfg.Persister.Save(ctx, snap); err != nil {
-		p.log.Warn("player: saving the snapshot failed", "err", err)
+	full := p.dirty.Swap(false) || final
+	if cp, ok := p.cfg.Persister.(Checkpointer); ok && !full {
+		snap := p.Snapshot()
+		if snap.Current == nil || snap.Version == 0 {
+			full = true // nothing stored yet to checkpoint against
+		} else if err := cp.Checkpoint(ctx, snap.GuildID, snap.Position); err != nil {
+			p.log.Warn("player: checkpoint failed", "err", err)
+		}
+		if !full {
+			return
+		}
 	}
+	snap := p.Snapshot() // Version is the last version stored
+	if err := p.cfg.Persister.Save(ctx, snap); err != nil {
+		p.dirty.Store(true) // try again at the next change or checkpoint
+		p.log.Warn("player: saving the snapshot failed", "err", err)
+		return
+	}
+	p.mu.Lock()
+	if p.version == snap.Version {
+		p.version++
+	}
+	p.mu.Unlock()
 }
 
 // eventLoop delivers events to Config.OnEvent in order.

@@ -180,6 +180,21 @@ func TestCapturedDiscordSession(t *testing.T) {
 		t.Fatal("the silence frame was encrypted")
 	}
 
+	// An unacceptable commit (a proposal by value, and unsigned) is reported
+	// with op 31, and the session starts over with a new key package.
+	inline := mls.Message{Version: mls.ProtocolMLS10, WireFormat: mls.WireFormatPublicMessage, PublicMessage: &mls.PublicMessage{
+		Content: mls.FramedContent{GroupID: binary.BigEndian.AppendUint64(nil, channel), Epoch: 1,
+			Sender: mls.Sender{Type: mls.SenderMember, Index: 1}, ContentType: mls.ContentCommit,
+			Commit: &mls.Commit{Proposals: []mls.ProposalOrRef{{Proposal: mls.RemoveProposal(0)}}}},
+		Auth:          mls.FramedContentAuthData{Signature: []byte{1}, ConfirmationTag: make([]byte, 32)},
+		MembershipTag: make([]byte, 32),
+	}}
+	n0 := len(tx.msgs)
+	_ = s.Handle(ctx, tx, OpAnnounceCommit, true, (&Transition{ID: 4, Data: inline.Marshal()}).Marshal())
+	if len(tx.msgs) < n0+2 || tx.msgs[n0].op != OpInvalidCommitWelcome || tx.msgs[n0+1].op != OpKeyPackage || s.Epoch() != 0 {
+		t.Fatalf("inline-proposal commit: sent %d messages, epoch %d", len(tx.msgs)-n0, s.Epoch())
+	}
+
 	// Revoke: the proposal is withdrawn and nothing is left to commit.
 	s, tx = start()
 	_ = s.Handle(ctx, tx, OpClientsConnect, false, announce)

@@ -54,6 +54,7 @@ var (
 	errUnknownUser     = errors.New("dave: add proposal for a user the gateway did not announce")
 	errBadExternal     = errors.New("dave: group's external sender differs from the gateway's")
 	errDuplicateMember = errors.New("dave: the group holds a user twice")
+	errInlineProposal  = errors.New("dave: commit carries a proposal by value (DAVE allows references only)")
 )
 
 // outMsg is a gateway message to send once the session lock is released.
@@ -362,6 +363,9 @@ func (s *Session) commitLocked(id uint16, commit []byte) ([]outMsg, error) {
 	if s.group == nil {
 		return nil, nil
 	}
+	if s.established && !byReference(commit) {
+		return s.invalidLocked(id, errInlineProposal)
+	}
 	own := s.group.HasPendingCommit()
 	_, err := s.group.ProcessMessage(commit)
 	if err != nil {
@@ -397,6 +401,21 @@ func (s *Session) welcomeLocked(id uint16, welcome []byte) ([]outMsg, error) {
 	}
 	s.established = true
 	return s.preparedLocked(id), nil
+}
+
+// byReference reports whether commit is a commit MLSMessage whose proposals
+// are all references (protocol.md "Client Commit Validity").
+func byReference(commit []byte) bool {
+	var m mls.Message
+	if m.Unmarshal(commit) != nil || m.PublicMessage == nil || m.PublicMessage.Content.Commit == nil {
+		return false
+	}
+	for _, p := range m.PublicMessage.Content.Commit.Proposals {
+		if p.Proposal != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // checkGroupLocked applies the DAVE group rules (protocol.md "Invalid

@@ -43,8 +43,12 @@ type Config struct {
 	Duration time.Duration
 	// Mode is ModePassthrough or ModeTranscode.
 	Mode string
-	// ConnectParallel bounds concurrent handshakes (default 16).
+	// ConnectParallel bounds concurrent handshakes (default 32).
 	ConnectParallel int
+	// HandshakeTimeout bounds one connection attempt (default 60 s: a busy
+	// machine connecting thousands of sessions is slow); each connection gets
+	// three attempts.
+	HandshakeTimeout time.Duration
 	// Logger receives progress (nil: discard).
 	Logger *slog.Logger
 }
@@ -161,7 +165,10 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		return Result{}, errMode
 	}
 	if cfg.ConnectParallel <= 0 {
-		cfg.ConnectParallel = 16
+		cfg.ConnectParallel = 32
+	}
+	if cfg.HandshakeTimeout <= 0 {
+		cfg.HandshakeTimeout = 60 * time.Second
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -196,18 +203,21 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		}
 		wg.Wait()
 	}()
+	connectStart := time.Now()
 	sem := make(chan struct{}, cfg.ConnectParallel)
 	errc := make(chan error, cfg.N)
 	var wg sync.WaitGroup
 	for i := range cfg.N {
 		id := strconv.Itoa(i + 1)
-		srv.AllowSession("guild", "user-"+id, "session-"+id, "token-"+id)
+		// One connection per guild, as a bot has: no call has other members.
+		srv.AllowSession("guild-"+id, "user", "session-"+id, "token-"+id)
 		vc := voice.DefaultConfig()
-		vc.Endpoint, vc.GuildID, vc.UserID, vc.SessionID, vc.Token = srv.Endpoint(), "guild", "user-"+id, "session-"+id, "token-"+id
+		vc.Endpoint, vc.GuildID, vc.UserID, vc.SessionID, vc.Token = srv.Endpoint(), "guild-"+id, "user", "session-"+id, "token-"+id
 		vc.ChannelID = "channel"
 		vc.RootCAs = srv.CA().Pool()
 		vc.Pacer = p
 		vc.Logger = log
+		vc.HandshakeTimeout = cfg.HandshakeTimeout
 		conns[i] = voice.New(vc)
 		wg.Add(1)
 		go func(c *voice.Conn) {
@@ -219,7 +229,13 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 				return
 			}
 			defer func() { <-sem }()
-			if err := c.Connect(ctx); err != nil {
+			var err error
+			for range 3 {
+				if err = c.Connect(ctx); err == nil || ctx.Err() != nil {
+					break
+				}
+			}
+			if err != nil {
 				errc <- err
 			}
 		}(conns[i])
@@ -229,7 +245,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if err := <-errc; err != nil {
 		return Result{}, fmt.Errorf("voiceload: connecting: %w", err)
 	}
-	log.Info("voiceload: connected", "n", cfg.N)
+	log.Info("voiceload: connected", "n", cfg.N, "took", time.Since(connectStart))
 
 	stop := make(chan struct{})
 	var tw sync.WaitGroup

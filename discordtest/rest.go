@@ -52,6 +52,7 @@ func notFound(code int, msg string) *apiError {
 var (
 	errUnauthorized       = &apiError{status: 401, code: codeGeneral, message: "401: Unauthorized"}
 	errNotFoundRoute      = &apiError{status: 404, code: codeGeneral, message: "404: Not Found"}
+	errMethodNotAllowed   = &apiError{status: 405, code: codeGeneral, message: "405: Method Not Allowed"}
 	errMissingAccess      = &apiError{status: 403, code: codeMissingAccess, message: "Missing Access"}
 	errMissingPermissions = &apiError{status: 403, code: codeMissingPermissions, message: "Missing Permissions"}
 	errEmptyMessage       = &apiError{status: 400, code: codeEmptyMessage, message: "Cannot send an empty message"}
@@ -143,13 +144,24 @@ func (s *Server) routes() http.Handler {
 		{"GET /guilds/{guild}/voice-states/{user}", true, s.getVoiceState},
 		{"PATCH /guilds/{guild}/voice-states/@me", true, s.patchVoiceState},
 	}
+	// paths knows every route without its method, to tell 405 from 404.
+	paths := http.NewServeMux()
+	seen := map[string]bool{}
 	for _, rt := range routes {
 		method, path, _ := strings.Cut(rt.pattern, " ")
 		mux.Handle(method+" /api/{version}"+path, s.api(path, rt.auth, rt.h))
+		if !seen[path] {
+			seen[path] = true
+			paths.Handle("/api/{version}"+path, http.NotFoundHandler())
+		}
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/" && websocket.IsWebSocketUpgrade(r) {
 			s.serveGateway(w, r)
+			return
+		}
+		if _, pattern := paths.Handler(r); pattern != "" {
+			writeJSON(w, errMethodNotAllowed.status, errMethodNotAllowed.body())
 			return
 		}
 		writeJSON(w, errNotFoundRoute.status, errNotFoundRoute.body())

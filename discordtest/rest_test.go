@@ -94,6 +94,7 @@ func TestRESTErrorsHaveDiscordShape(t *testing.T) {
 		{"no auth", restCall{"GET", "/users/@me", "-", nil}, 401, 0, nil},
 		{"raw token without Bot prefix", restCall{"GET", "/users/@me", srv.Token(), nil}, 401, 0, nil},
 		{"unknown route", restCall{"GET", "/nothing/here", "", nil}, 404, 0, nil},
+		{"wrong method", restCall{"DELETE", "/gateway/bot", "", nil}, 405, 0, nil},
 		{"unknown channel", restCall{"POST", "/channels/1/messages", "", map[string]any{"content": "x"}}, 404, 10003, nil},
 		{"unknown guild", restCall{"GET", "/guilds/1", "", nil}, 404, 10004, nil},
 		{"unknown member", restCall{"GET", "/guilds/" + w.guild + "/members/1", "", nil}, 404, 10013, nil},
@@ -126,7 +127,7 @@ func TestRESTErrorsHaveDiscordShape(t *testing.T) {
 			if tc.formPath != nil && errorPath(body, tc.formPath...) == "" {
 				t.Fatalf("no form error at %v in %v", tc.formPath, body)
 			}
-			if status != 401 && status != 404 || tc.code != 0 {
+			if status != 401 && status != 404 && status != 405 || tc.code != 0 {
 				if hdr.Get("X-RateLimit-Bucket") == "" {
 					t.Errorf("no rate limit headers: %v", hdr)
 				}

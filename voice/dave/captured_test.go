@@ -195,6 +195,15 @@ func TestCapturedDiscordSession(t *testing.T) {
 		t.Fatalf("inline-proposal commit: sent %d messages, epoch %d", len(tx.msgs)-n0, s.Epoch())
 	}
 
+	// A new voice session (Start) drops the old group's keys: frames pass
+	// through until the new group's first transition.
+	if !s.Encrypting() {
+		t.Fatal("an invalid commit stopped the current epoch's encryption")
+	}
+	if err := s.Start(ctx, tx, 1); err != nil || s.Encrypting() || tx.msgs[len(tx.msgs)-1].op != OpKeyPackage {
+		t.Fatalf("new session: %v, still encrypting %v", err, s.Encrypting())
+	}
+
 	// Revoke: the proposal is withdrawn and nothing is left to commit.
 	s, tx = start()
 	_ = s.Handle(ctx, tx, OpClientsConnect, false, announce)

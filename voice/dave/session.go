@@ -122,8 +122,8 @@ func (s *Session) HandleDAVE(c *voice.Conn, op int, binary bool, payload []byte)
 	fresh := s.conn != c || s.connSSRC != c.SSRC()
 	s.conn, s.connSSRC = c, c.SSRC()
 	s.mu.Unlock()
-	if v := c.DAVEProtocolVersion(); fresh && v > 0 {
-		if err := s.Start(ctx, c, v); err != nil {
+	if fresh {
+		if err := s.Start(ctx, c, c.DAVEProtocolVersion()); err != nil {
 			s.log.Warn("dave: start failed", "err", err)
 		}
 	}
@@ -140,16 +140,19 @@ func (s *Session) Connected(ctx context.Context, c *voice.Conn) error {
 	s.mu.Lock()
 	s.conn, s.connSSRC = c, c.SSRC()
 	s.mu.Unlock()
-	if v := c.DAVEProtocolVersion(); v > 0 {
-		return s.Start(ctx, c, v)
-	}
-	return nil
+	return s.Start(ctx, c, c.DAVEProtocolVersion())
 }
 
-// Start begins the protocol at version (from Session Description): it
-// drops any group, makes a fresh key package and sends it (opcode 26).
+// Start begins the protocol for a new voice session at version (from
+// Session Description): it drops the previous session's group and keys
+// (frames pass through until the new group's first transition) and, for a
+// non-zero version, makes a fresh key package and sends it (opcode 26).
 func (s *Session) Start(ctx context.Context, tx Sender, version int) error {
 	s.mu.Lock()
+	s.enc.SetKeyRatchet(nil)
+	clear(s.decs)
+	clear(s.transitions)
+	s.passAfter, s.version = true, version
 	msgs, err := s.resetLocked(version)
 	s.mu.Unlock()
 	return s.send(ctx, tx, msgs, err)

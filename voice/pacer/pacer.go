@@ -66,6 +66,7 @@ type Pacer struct {
 	hist   prometheus.Histogram
 	lat    latency
 	skips  atomic.Uint64
+	wakes  atomic.Uint64
 	mu     sync.Mutex
 	closed bool
 	stop   chan struct{}
@@ -245,6 +246,7 @@ func (p *Pacer) work(sh *shard) {
 			return
 		case <-t.C:
 		}
+		p.wakes.Add(1)
 		now := time.Now()
 		last := uint64(now.Sub(p.start) / iv)
 		if last < slot { // woke early: wait for the deadline proper
@@ -259,8 +261,23 @@ func (p *Pacer) work(sh *shard) {
 		for ; slot <= last; slot++ {
 			p.runSlot(sh, slot)
 		}
+		slot = p.nextBusy(sh, slot)
 		t.Reset(time.Until(p.deadline(slot)))
 	}
+}
+
+// nextBusy returns the first sub-slot from k whose phase has streams, so a
+// worker does not wake for empty phases; with no streams at all it returns
+// k+phases (one wake-up per interval). A stream added meanwhile to an empty
+// phase waits at most one interval for its first tick.
+func (p *Pacer) nextBusy(sh *shard, k uint64) uint64 {
+	n := uint64(len(sh.phases))
+	for i := range n {
+		if len(*sh.phases[(k+i)%n].streams.Load()) > 0 {
+			return k + i
+		}
+	}
+	return k + n
 }
 
 // runSlot ticks the streams of sub-slot k's phase; it allocates nothing.

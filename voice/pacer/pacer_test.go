@@ -135,6 +135,18 @@ func TestSkipsWhenFarBehind(t *testing.T) {
 	}
 }
 
+func TestIdlePhasesDoNotWakeWorkers(t *testing.T) {
+	p, _ := New(Config{Workers: 1, Interval: 10 * time.Millisecond, Phases: 10})
+	defer p.Close()
+	s := newRec(20, false)
+	_, _ = p.Add(s)
+	wait(t, s.done)
+	// 20 ticks of the one busy phase: about 20 wake-ups, not 200.
+	if w := p.wakes.Load(); w > 60 {
+		t.Fatalf("%d wake-ups for 20 ticks of one stream", w)
+	}
+}
+
 func TestPhasesSpreadStreams(t *testing.T) {
 	p, _ := New(Config{Workers: 2, Interval: time.Hour, Phases: 4})
 	defer p.Close()

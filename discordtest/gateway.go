@@ -18,13 +18,15 @@ import (
 
 // gatewayState holds sessions and connections; guarded by Server.mu.
 type gatewayState struct {
-	sessions   map[string]*session
-	conns      map[*conn]struct{}
-	identifies int
-	closes     []CloseCode
+	lastIdentify map[int]time.Time // by rate-limit key
+	sessions     map[string]*session
+	conns        map[*conn]struct{}
+	identifies   int
+	closes       []CloseCode
 }
 
 func (g *gatewayState) init() {
+	g.lastIdentify = map[int]time.Time{}
 	g.sessions = map[string]*session{}
 	g.conns = map[*conn]struct{}{}
 }
@@ -593,6 +595,17 @@ func (s *Server) identifyLocked(c *conn, d identifyData) CloseCode {
 	guilds := s.guildsOfShardLocked(shard, shards)
 	if len(guilds) > s.cfg.MaxGuildsPerShard {
 		return CloseShardingRequired
+	}
+	// Identify concurrency
+	// (https://discord.com/developers/docs/events/gateway#rate-limiting).
+	if iv := s.cfg.IdentifyInterval; iv > 0 {
+		key := shard % s.cfg.MaxConcurrency
+		if last, ok := s.gw.lastIdentify[key]; ok && time.Since(last) < iv {
+			c.sendOpLocked(opInvalidSession, false)
+			s.notifyLocked()
+			return 0
+		}
+		s.gw.lastIdentify[key] = time.Now()
 	}
 	sess := &session{id: newSessionID(), shard: shard, shards: shards, intents: *d.Intents,
 		conn: c, created: time.Now(), compress: d.Compress}

@@ -434,3 +434,26 @@ func TestGatewayPayloadCompression(t *testing.T) {
 		t.Fatalf("sessions %+v", ss)
 	}
 }
+
+// TestGatewayIdentifyConcurrency: a second Identify on the same rate-limit
+// key within IdentifyInterval gets op 9; another key is free.
+func TestGatewayIdentifyConcurrency(t *testing.T) {
+	w := newWorld(t, Config{IdentifyInterval: time.Hour, MaxConcurrency: 2})
+	first := dialRaw(t, w.srv, "v=10&encoding=json")
+	first.recv()
+	first.identify(w.srv.Token(), IntentGuilds, []int{0, 4})
+	first.recvUntil("READY")
+	other := dialRaw(t, w.srv, "v=10&encoding=json")
+	other.recv()
+	other.identify(w.srv.Token(), IntentGuilds, []int{1, 4}) // key 1
+	other.recvUntil("READY")
+	again := dialRaw(t, w.srv, "v=10&encoding=json")
+	again.recv()
+	again.identify(w.srv.Token(), IntentGuilds, []int{2, 4}) // key 0 again
+	if f := again.recv(); f.Op != 9 || string(f.D) != "false" {
+		t.Fatalf("early identify: op %d %s", f.Op, f.D)
+	}
+	if n := len(w.srv.Sessions()); n != 2 {
+		t.Fatalf("%d sessions", n)
+	}
+}

@@ -307,7 +307,7 @@ func (s *Server) getGatewayBot(*request) (int, any, *apiError) {
 	return 200, map[string]any{
 		"url": s.GatewayURL(), "shards": s.cfg.Shards,
 		"session_start_limit": map[string]any{"total": 1000, "remaining": max(0, 1000-s.gw.identifies),
-			"reset_after": 86400000, "max_concurrency": 1},
+			"reset_after": 86400000, "max_concurrency": s.cfg.MaxConcurrency},
 	}, nil
 }
 

@@ -62,6 +62,12 @@ type Config struct {
 	// PrivilegedIntents lists the privileged intents enabled for the
 	// application; asking for any other privileged intent closes with 4014.
 	PrivilegedIntents uint64
+	// IdentifyInterval, when set, limits Identify to one per interval per
+	// rate-limit key (shard % MaxConcurrency); an Identify too early gets
+	// op 9 Invalid Session, as Discord answers (5 s there). Zero: no limit.
+	IdentifyInterval time.Duration
+	// MaxConcurrency is session_start_limit.max_concurrency (default 1).
+	MaxConcurrency int
 	// HeartbeatInterval is sent in Hello.
 	HeartbeatInterval time.Duration
 	// ResumeWindow is how long a session whose socket dropped stays resumable.
@@ -121,6 +127,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxGuildsPerShard <= 0 {
 		c.MaxGuildsPerShard = d.MaxGuildsPerShard
+	}
+	if c.MaxConcurrency <= 0 {
+		c.MaxConcurrency = 1
 	}
 	if c.HeartbeatInterval <= 0 {
 		c.HeartbeatInterval = d.HeartbeatInterval

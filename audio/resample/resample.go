@@ -180,15 +180,7 @@ func (r *Resampler) Flush(dst []float32, totalIn int64) int {
 		}
 	}
 	want := (totalIn*int64(r.f.up) + int64(r.f.down) - 1) / int64(r.f.down)
-	n := 0
-	for r.next < want && n+r.channels <= len(dst) {
-		m := r.produceOne(dst[n:])
-		if m == 0 {
-			break
-		}
-		n += m
-	}
-	return n
+	return r.run(dst, want)
 }
 
 func (r *Resampler) append(hist, in []float32) []float32 {
@@ -224,57 +216,89 @@ func (r *Resampler) compact() {
 }
 
 func (r *Resampler) produce(dst []float32) int {
-	n := 0
-	for n+r.channels <= len(dst) {
-		m := r.produceOne(dst[n:])
-		if m == 0 {
-			break
-		}
-		n += m
-	}
+	n := r.run(dst, math.MaxInt64)
 	r.compact()
 	return n
 }
 
-// produceOne writes output frame r.next if its input window is available.
-func (r *Resampler) produceOne(dst []float32) int {
+// run writes output frames r.next, r.next+1, ... (before frame limit) while their
+// input windows are available and dst has room, and returns the samples written.
+// The output instant's base frame and filter phase advance incrementally, by
+// down/up input frames per output frame, instead of by division per sample.
+func (r *Resampler) run(dst []float32, limit int64) int {
 	f := r.f
+	up, taps, ch := f.up, f.taps, r.channels
+	step, rem := int64(f.down/up), f.down%up
 	pos := r.next * int64(f.down)
-	baseFrame := pos / int64(f.up)
-	phase := int(pos % int64(f.up))
-	first := baseFrame - int64(r.half-1) - r.base // index of the first tap's frame in hist
-	histFrames := int64(len(r.hist) / r.channels)
-	if first < 0 || first+int64(f.taps) > histFrames {
-		return 0
+	phase := int(pos % int64(up))
+	// first is the hist frame index of the first tap of output frame r.next.
+	first := pos/int64(up) - int64(r.half-1) - r.base
+	histFrames := int64(len(r.hist) / ch)
+	coef := f.coef
+	n := 0
+	for n+ch <= len(dst) && r.next < limit {
+		if first < 0 || first+int64(taps) > histFrames {
+			break
+		}
+		c := coef[phase*taps : phase*taps+taps]
+		if ch == 2 {
+			dst[n], dst[n+1] = dotStereo(c, r.hist[int(first)*2:])
+		} else {
+			dst[n] = dotMono(c, r.hist[int(first):])
+		}
+		n += ch
+		r.next++
+		first += step
+		if phase += rem; phase >= up {
+			phase -= up
+			first++
+		}
 	}
-	coef := f.coef[phase*f.taps : (phase+1)*f.taps]
-	if r.channels == 2 {
-		win := r.hist[int(first)*2 : (int(first)+f.taps)*2]
-		win = win[:2*len(coef)] // lets the compiler drop bounds checks below
-		// Two accumulators per channel shorten the dependency chain.
-		var l0, r0, l1, r1 float32
-		k := 0
-		for ; k+1 < len(coef); k += 2 {
-			c0, c1 := coef[k], coef[k+1]
-			w := win[2*k : 2*k+4 : 2*k+4]
-			l0 += c0 * w[0]
-			r0 += c0 * w[1]
-			l1 += c1 * w[2]
-			r1 += c1 * w[3]
-		}
-		for ; k < len(coef); k++ {
-			l0 += coef[k] * win[2*k]
-			r0 += coef[k] * win[2*k+1]
-		}
-		dst[0], dst[1] = l0+l1, r0+r1
-	} else {
-		win := r.hist[int(first) : int(first)+f.taps]
-		var s float32
-		for k, c := range coef {
-			s += c * win[k]
-		}
-		dst[0] = s
+	return n
+}
+
+// dotStereoGo filters interleaved stereo win with c: len(win) ≥ 2·len(c).
+// Four taps per iteration into eight accumulators keep the adds independent.
+// dotStereo is this, or a SIMD version of it where there is one.
+func dotStereoGo(c, win []float32) (float32, float32) {
+	win = win[:2*len(c)]
+	var l0, r0, l1, r1, l2, r2, l3, r3 float32
+	k := 0
+	for ; k+3 < len(c); k += 4 {
+		cc := c[k : k+4 : k+4]
+		w := win[2*k : 2*k+8 : 2*k+8]
+		l0 += cc[0] * w[0]
+		r0 += cc[0] * w[1]
+		l1 += cc[1] * w[2]
+		r1 += cc[1] * w[3]
+		l2 += cc[2] * w[4]
+		r2 += cc[2] * w[5]
+		l3 += cc[3] * w[6]
+		r3 += cc[3] * w[7]
 	}
-	r.next++
-	return r.channels
+	for ; k < len(c); k++ {
+		l0 += c[k] * win[2*k]
+		r0 += c[k] * win[2*k+1]
+	}
+	return (l0 + l1) + (l2 + l3), (r0 + r1) + (r2 + r3)
+}
+
+// dotMonoGo filters mono win with c: len(win) ≥ len(c).
+// dotMono is this, or a SIMD version of it where there is one.
+func dotMonoGo(c, win []float32) float32 {
+	win = win[:len(c)]
+	var s0, s1, s2, s3 float32
+	k := 0
+	for ; k+3 < len(c); k += 4 {
+		cc := c[k : k+4 : k+4]
+		w := win[k : k+4 : k+4]
+		s0 += cc[0] * w[0]
+		s1 += cc[1] * w[1]
+		s2 += cc[2] * w[2]
+		s3 += cc[3] * w[3]
+	}
+	for ; k < len(c); k++ {
+		s0 += c[k] * win[k]
+	}
+	return (s0 + s1) + (s2 + s3)
 }

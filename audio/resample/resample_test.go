@@ -2,6 +2,7 @@ package resample
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/quaverbot/quaver/internal/testenv"
@@ -133,4 +134,29 @@ func BenchmarkResample44to48(b *testing.B) {
 		r.Process(buf, in)
 	}
 	testenv.ReportCPU(b, start)
+}
+
+// TestDotKernels: the SIMD filter kernels agree with the portable Go ones for
+// every tap count, including counts that are not a multiple of the vector width.
+func TestDotKernels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for n := 0; n <= 100; n++ {
+		c := make([]float32, n)
+		win := make([]float32, 2*n+3)
+		for i := range c {
+			c[i] = rng.Float32()*2 - 1
+		}
+		for i := range win {
+			win[i] = rng.Float32()*2 - 1
+		}
+		tol := 1e-5 * float64(n+1)
+		l, r := dotStereo(c, win)
+		gl, gr := dotStereoGo(c, win)
+		if math.Abs(float64(l-gl)) > tol || math.Abs(float64(r-gr)) > tol {
+			t.Fatalf("stereo %d taps: (%v, %v), want (%v, %v)", n, l, r, gl, gr)
+		}
+		if m, gm := dotMono(c, win), dotMonoGo(c, win); math.Abs(float64(m-gm)) > tol {
+			t.Fatalf("mono %d taps: %v, want %v", n, m, gm)
+		}
+	}
 }

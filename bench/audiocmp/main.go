@@ -10,7 +10,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-
 	"flag"
 	"fmt"
 	"io"
@@ -21,6 +20,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,6 +47,9 @@ func main() {
 	seconds := flag.Float64("seconds", 60, "length of the generated test audio")
 	streams := flag.Int("streams", 20, "concurrent streams for the memory measurement")
 	asJSON := flag.Bool("json", false, "print JSON instead of a table")
+	runs := flag.Int("runs", 3, "CPU measurements per engine and input, interleaved; the median is reported (a loaded machine makes single runs noisy)")
+	only := flag.String("only", "", "measure only the inputs whose name contains this")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of quaver's transcodes to this file")
 	flag.Parse()
 	log.SetFlags(0)
 	if _, err := exec.LookPath("ffmpeg"); err != nil {
@@ -77,22 +81,44 @@ func main() {
 		{"webm/opus + volume", "in.webm", wav48, []string{"-c:a", "libopus", "-b:a", "128k", "-frame_duration", "20"}, 80},
 		{"webm/opus pass-through", "in2.webm", wav48, []string{"-c:a", "libopus", "-b:a", "128k", "-frame_duration", "20"}, 100},
 	}
+	if *cpuProfile != "" {
+		pf, err := os.Create(*cpuProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer pf.Close()
+		profile = pf
+	}
 	var rows []result
 	for _, in := range inputs {
+		if !strings.Contains(in.name, *only) {
+			continue
+		}
 		path := filepath.Join(dir, in.file)
 		if out, err := exec.Command("ffmpeg", append(append([]string{"-hide_banner", "-loglevel", "error", "-y", "-i", in.from}, in.args...), path)...).CombinedOutput(); err != nil {
 			log.Fatalf("ffmpeg: %v\n%s", err, out)
 		}
-		q, err := measureQuaver(path, in.volume, *seconds, *streams)
-		if err != nil {
-			log.Fatal(err)
+		// Interleave the engines' CPU runs so load changes on a shared machine hit both alike.
+		var qcpu, fcpu []float64
+		var q, f result // memory figures come from the first run
+		for r := 0; r < max(*runs, 1); r++ {
+			qr, err := measureQuaver(path, in.volume, *seconds, *streams, r == 0)
+			if err != nil {
+				log.Fatal(err)
+			}
+			fr, err := measureFfmpeg(path, in.volume, *seconds, *streams, r == 0)
+			if err != nil {
+				log.Fatal(err)
+			}
+			if r == 0 {
+				q, f = qr, fr
+			}
+			qcpu = append(qcpu, qr.CPUPerAudioSecond)
+			fcpu = append(fcpu, fr.CPUPerAudioSecond)
 		}
-		q.Input = in.name
-		f, err := measureFfmpeg(path, in.volume, *seconds, *streams)
-		if err != nil {
-			log.Fatal(err)
-		}
-		f.Input = in.name
+		q = withCPU(q, median(qcpu), *seconds)
+		f = withCPU(f, median(fcpu), *seconds)
+		q.Input, f.Input = in.name, in.name
 		rows = append(rows, q, f)
 	}
 	if *asJSON {
@@ -101,7 +127,7 @@ func main() {
 		_ = enc.Encode(rows)
 		return
 	}
-	fmt.Printf("%d s of audio per stream, %d concurrent streams for memory, GOMAXPROCS=%d\n\n", int(*seconds), *streams, runtime.GOMAXPROCS(0))
+	fmt.Printf("%d s of audio per stream, median CPU of %d runs, %d concurrent streams for memory, GOMAXPROCS=%d\n\n", int(*seconds), max(*runs, 1), *streams, runtime.GOMAXPROCS(0))
 	fmt.Printf("%-24s %-8s %14s %12s %14s %14s\n", "input", "engine", "cpu s/audio s", "cpu µs/frame", "mem/stream KB", "peak RSS KB")
 	for i, r := range rows {
 		fmt.Printf("%-24s %-8s %14.5f %12.1f %14.0f %14.0f\n", r.Input, r.Engine, r.CPUPerAudioSecond, r.MicrosPerFrame, r.MemoryPerStreamKB, r.PeakRSSPerStreamKB)
@@ -112,28 +138,65 @@ func main() {
 	}
 }
 
+// profile, when set, receives a CPU profile of every quaver transcode.
+var profile io.Writer
+
+func median(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// withCPU sets r's CPU figures from cpu seconds per audio second.
+func withCPU(r result, cpu, seconds float64) result {
+	r.CPUPerAudioSecond = cpu
+	r.MicrosPerFrame = cpu * 1e6 / 50
+	return r
+}
+
 func cpuSelf() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// measureQuaver transcodes path once for CPU, then holds streams Tracks open
-// and playing for memory (RSS growth per stream, the whole process counted).
-func measureQuaver(path string, volume int, seconds float64, streams int) (result, error) {
+// measureQuaver transcodes path once for CPU, then (if withMemory) holds streams
+// Tracks open and playing for memory (RSS growth per stream, the whole process counted).
+func measureQuaver(path string, volume int, seconds float64, streams int, withMemory bool) (result, error) {
 	cfg := audio.DefaultConfig()
 	cfg.Volume = volume
 	p, err := audio.OpenPipeline(context.Background(), path, cfg)
 	if err != nil {
 		return result{}, err
 	}
+	if profile != nil {
+		if err := pprof.StartCPUProfile(profile); err != nil {
+			profile = nil
+		}
+	}
 	start := cpuSelf()
 	frames, err := audio.WriteOgg(p, io.Discard)
 	cpu := cpuSelf() - start
+	if profile != nil {
+		pprof.StopCPUProfile()
+		profile = nil // one profile per process: the first transcode measured
+	}
 	pass := p.Passing()
 	p.Close()
 	if err != nil {
 		return result{}, err
+	}
+	res := result{
+		Engine:            "quaver",
+		CPUPerAudioSecond: cpu.Seconds() / seconds,
+		MicrosPerFrame:    float64(cpu.Microseconds()) / float64(frames),
+		PassThrough:       pass,
+	}
+	if !withMemory {
+		return res, nil
 	}
 
 	runtime.GC()
@@ -170,19 +233,14 @@ func measureQuaver(path string, volume int, seconds float64, streams int) (resul
 	for _, tr := range tracks {
 		tr.Close()
 	}
-	return result{
-		Engine:            "quaver",
-		CPUPerAudioSecond: cpu.Seconds() / seconds,
-		MicrosPerFrame:    float64(cpu.Microseconds()) / float64(frames),
-		MemoryPerStreamKB: math.Max(float64(after-before), 0) / float64(streams),
-		PassThrough:       pass,
-	}, nil
+	res.MemoryPerStreamKB = math.Max(float64(after-before), 0) / float64(streams)
+	return res, nil
 }
 
 // measureFfmpeg runs the ffmpeg subprocess pipeline: once alone for CPU and
-// peak RSS, then streams at once, real-time paced (-re) as a bot runs them,
-// sampling each process's private memory.
-func measureFfmpeg(path string, volume int, seconds float64, streams int) (result, error) {
+// peak RSS, then (if withMemory) streams at once, real-time paced (-re) as a bot
+// runs them, sampling each process's private memory.
+func measureFfmpeg(path string, volume int, seconds float64, streams int, withMemory bool) (result, error) {
 	args := []string{"-hide_banner", "-loglevel", "error", "-i", path}
 	if volume != 100 {
 		args = append(args, "-af", fmt.Sprintf("volume=%.2f", float64(volume)/100))
@@ -198,6 +256,15 @@ func measureFfmpeg(path string, volume int, seconds float64, streams int) (resul
 	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	peak := ru.Maxrss
+	res := result{
+		Engine:             "ffmpeg",
+		CPUPerAudioSecond:  cpu.Seconds() / seconds,
+		MicrosPerFrame:     float64(cpu.Microseconds()) / (seconds * 50),
+		PeakRSSPerStreamKB: float64(peak),
+	}
+	if !withMemory {
+		return res, nil
+	}
 
 	// Memory while playing: several real-time ffmpeg processes, sampled after 2 s.
 	n := min(streams, 8)
@@ -217,13 +284,8 @@ func measureFfmpeg(path string, volume int, seconds float64, streams int) (resul
 		_ = c.Process.Kill()
 		_ = c.Wait()
 	}
-	return result{
-		Engine:             "ffmpeg",
-		CPUPerAudioSecond:  cpu.Seconds() / seconds,
-		MicrosPerFrame:     float64(cpu.Microseconds()) / (seconds * 50),
-		MemoryPerStreamKB:  float64(private) / float64(n),
-		PeakRSSPerStreamKB: float64(peak),
-	}, nil
+	res.MemoryPerStreamKB = float64(private) / float64(n)
+	return res, nil
 }
 
 func rssKB() int64 { return statusField("/proc/self/status", "VmRSS:") }

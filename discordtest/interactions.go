@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -143,8 +144,7 @@ func (s *Server) invoke(ctx context.Context, typ int, guildID, channelID, userID
 		return nil, fmt.Errorf("%w: /%s", errUnknownCommand, name)
 	}
 	if cmd.DefaultMemberPermissions != nil {
-		var need uint64
-		fmt.Sscan(*cmd.DefaultMemberPermissions, &need)
+		need, _ := strconv.ParseUint(*cmd.DefaultMemberPermissions, 10, 64)
 		perms, _ := g.permissions(ch, userID)
 		if perms&need != need {
 			return nil, fmt.Errorf("%w: /%s", errCommandForbidden, name)

@@ -112,9 +112,11 @@ func NewSession(cfg Config) *Session {
 	}
 }
 
-// HandleDAVE implements voice.DAVEHandler. The first message of each new
-// voice session with a non-zero DAVE version starts the protocol (a fresh
-// key package, opcode 26), as Session Description (opcode 4) requires.
+// HandleDAVE implements voice.DAVEHandler. The first message of a new voice
+// session (one not announced with Connected) starts the protocol first, as
+// Start does. Answers are written to the gateway before it returns, each
+// bounded by Config.SendTimeout: the hook blocks only as long as a WebSocket
+// write does.
 func (s *Session) HandleDAVE(c *voice.Conn, op int, binary bool, payload []byte) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.SendTimeout)
 	defer cancel()

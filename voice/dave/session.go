@@ -455,8 +455,10 @@ func (s *Session) invalidLocked(id uint16, cause error) ([]outMsg, error) {
 // or executes at once for transition 0.
 func (s *Session) preparedLocked(id uint16) []outMsg {
 	g := s.group
+	in := map[uint64]bool{}
 	for _, m := range g.Members() {
 		u := binary.BigEndian.Uint64(m.Identity)
+		in[u] = true
 		if u == s.cfg.UserID {
 			continue
 		}
@@ -473,6 +475,11 @@ func (s *Session) preparedLocked(id uint16) []outMsg {
 			s.decs[u] = d
 		}
 		d.TransitionToKeyRatchet(r)
+	}
+	for u, d := range s.decs {
+		if !in[u] { // left the group: its last keys serve in-flight frames only
+			d.RetireKeys(frame.KeyRetention)
+		}
 	}
 	s.transitions[id] = ProtocolVersion
 	s.ratchets[id] = g

@@ -162,6 +162,19 @@ func (d *Decryptor) TransitionToKeyRatchet(r *KeyRatchet) {
 	d.epochs = append(d.epochs, newEpochKeys(r))
 }
 
+// RetireKeys keeps the current keys usable for at most after more, for a
+// sender who is no longer in the group.
+func (d *Decryptor) RetireKeys(after time.Duration) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	exp := d.now().Add(after)
+	for _, e := range d.epochs {
+		if e.expiry.IsZero() || e.expiry.After(exp) {
+			e.expiry = exp
+		}
+	}
+}
+
 // SetPassthrough allows unencrypted frames (on) or, when off, keeps allowing
 // them for at most expiry more (protocol.md "Passthrough Mode").
 func (d *Decryptor) SetPassthrough(on bool, expiry time.Duration) {

@@ -216,6 +216,16 @@ func TestOldEpochKeysKept(t *testing.T) {
 	if _, err := d.DecryptFrame(nil, enc(&e2)); err != nil {
 		t.Fatalf("new epoch after 11 s: %v", err)
 	}
+	// The sender leaves the group: its keys go 10 s later.
+	d.RetireKeys(KeyRetention)
+	clk.advance(9 * time.Second)
+	if _, err := d.DecryptFrame(nil, enc(&e2)); err != nil {
+		t.Fatalf("retired keys after 9 s: %v", err)
+	}
+	clk.advance(2 * time.Second)
+	if _, err := d.DecryptFrame(nil, enc(&e2)); err == nil {
+		t.Fatal("retired keys still decrypt after 11 s")
+	}
 }
 
 // TestGenerations: the nonce's top byte selects the generation; crossing a

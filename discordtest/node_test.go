@@ -62,7 +62,10 @@ func nodeBot(t *testing.T, ctx context.Context, srv *Server, script string, extr
 		for sc.Scan() {
 			var m map[string]any
 			if json.Unmarshal(sc.Bytes(), &m) == nil {
-				events <- m
+				select {
+				case events <- m:
+				case <-ctx.Done():
+				}
 			}
 		}
 	}()

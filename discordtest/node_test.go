@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -55,6 +56,17 @@ func nodeBot(t *testing.T, ctx context.Context, srv *Server, script string, extr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	var once sync.Once
+	var waitErr error
+	reap := func() error {
+		once.Do(func() { waitErr = cmd.Wait() })
+		return waitErr
+	}
+	// A failed test still reaps the process (killed by ctx's end).
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = reap()
+	})
 	events := make(chan map[string]any, 16)
 	go func() {
 		defer close(events)
@@ -93,7 +105,7 @@ func nodeBot(t *testing.T, ctx context.Context, srv *Server, script string, extr
 	}
 	wait = func() {
 		t.Helper()
-		if err := cmd.Wait(); err != nil {
+		if err := reap(); err != nil {
 			t.Fatalf("node: %v\n%s", err, stderr.String())
 		}
 		for range events {

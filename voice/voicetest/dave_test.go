@@ -69,6 +69,87 @@ func botConfig(srv *Server, p *pacer.Pacer, user string) voice.Config {
 	return cfg
 }
 
+// opusSource encodes two seconds of music to Ogg Opus with ffmpeg and
+// returns the file, its packets and its reader (for the header fields).
+func opusSource(t *testing.T) (string, [][]byte, *ogg.OpusReader) {
+	t.Helper()
+	testenv.Tool(t, "ffmpeg")
+	src := audiotest.Convert(t, synth.Music(48000, 2, 2.0), "src.ogg", "-c:a", "libopus", "-b:a", "96k", "-frame_duration", "20")
+	f, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rd, err := ogg.NewOpusReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pkts [][]byte
+	for {
+		pk, err := rd.ReadPacket()
+		if errors.Is(err, io.EOF) {
+			return src, pkts, rd
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		pkts = append(pkts, bytes.Clone(pk))
+	}
+}
+
+// heard has the listener decrypt what user sent (every packet but Opus
+// silence must be a DAVE protocol frame), writes the Opus to Ogg, and checks
+// that ffmpeg decodes it to the source audio (NCC ≥ 0.95).
+func heard(t *testing.T, l *Listener, user uint64, got []Packet, sent int, src string, rd *ogg.OpusReader) {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "heard.ogg")
+	of, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wcfg := ogg.DefaultOpusWriterConfig()
+	wcfg.Channels, wcfg.PreSkip = rd.Channels(), rd.PreSkip()
+	w, err := ogg.NewOpusWriter(of, wcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var protocol int
+	for _, pk := range got {
+		if frame.IsSilence(pk.Opus) {
+			continue
+		}
+		if !bytes.HasSuffix(pk.Opus, []byte{0xFA, 0xFA}) {
+			t.Fatalf("packet %d reached the server without DAVE encryption", pk.Seq)
+		}
+		protocol++
+		plain, err := l.DecryptFrame(user, nil, pk.Opus)
+		if err != nil {
+			t.Fatalf("listener could not decrypt packet %d: %v", pk.Seq, err)
+		}
+		n, err := ogg.PacketSamples(plain)
+		if err != nil {
+			t.Fatalf("decrypted packet %d is not Opus: %v", pk.Seq, err)
+		}
+		if err := w.WritePacket(plain, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	of.Close()
+	if protocol < sent {
+		t.Fatalf("%d protocol frames, %d sent", protocol, sent)
+	}
+	want := audiotest.Decode(t, src, 48000, 1).Samples
+	dec := audiotest.Decode(t, out, 48000, 1).Samples
+	ncc, lag := audiotest.NCC(want, dec, 48000/5)
+	t.Logf("NCC %.4f at lag %d over %d frames", ncc, lag, protocol)
+	if ncc < 0.95 {
+		t.Fatalf("decoded audio differs from the source: NCC %.3f", ncc)
+	}
+}
+
 // TestDaveEndToEnd: our voice connection negotiates DAVE with the local
 // voice server, which plays Discord's gateway; the server's listener member
 // joins the group through the bot's welcome, every frame the bot sends is a
@@ -80,27 +161,7 @@ func TestDaveEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
-	src := audiotest.Convert(t, synth.Music(48000, 2, 2.0), "src.ogg", "-c:a", "libopus", "-b:a", "96k", "-frame_duration", "20")
-	f, err := os.Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rd, err := ogg.NewOpusReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pkts [][]byte
-	for {
-		pk, err := rd.ReadPacket()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		pkts = append(pkts, bytes.Clone(pk))
-	}
-	f.Close()
+	src, pkts, rd := opusSource(t)
 
 	encrypting := make(chan struct{}, 1)
 	sess := dave.NewSession(dave.Config{UserID: 111, ChannelID: 555, Logger: slog.New(slog.DiscardHandler),
@@ -147,52 +208,7 @@ func TestDaveEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	out := filepath.Join(t.TempDir(), "heard.ogg")
-	of, err := os.Create(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wcfg := ogg.DefaultOpusWriterConfig()
-	wcfg.Channels, wcfg.PreSkip = rd.Channels(), rd.PreSkip()
-	w, err := ogg.NewOpusWriter(of, wcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var protocol int
-	for _, pk := range ss.Recorder().Packets() {
-		if frame.IsSilence(pk.Opus) {
-			continue
-		}
-		if !bytes.HasSuffix(pk.Opus, []byte{0xFA, 0xFA}) {
-			t.Fatalf("packet %d reached the server without DAVE encryption", pk.Seq)
-		}
-		protocol++
-		plain, err := role.Listener().DecryptFrame(111, nil, pk.Opus)
-		if err != nil {
-			t.Fatalf("listener could not decrypt packet %d: %v", pk.Seq, err)
-		}
-		n, err := ogg.PacketSamples(plain)
-		if err != nil {
-			t.Fatalf("decrypted packet %d is not Opus: %v", pk.Seq, err)
-		}
-		if err := w.WritePacket(plain, n); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	of.Close()
-	if protocol < len(pkts) {
-		t.Fatalf("%d protocol frames, %d sent", protocol, len(pkts))
-	}
-	want := audiotest.Decode(t, src, 48000, 1).Samples
-	got := audiotest.Decode(t, out, 48000, 1).Samples
-	ncc, lag := audiotest.NCC(want, got, 48000/5)
-	t.Logf("NCC %.4f at lag %d over %d frames", ncc, lag, protocol)
-	if ncc < 0.95 {
-		t.Fatalf("decoded audio differs from the source: NCC %.3f", ncc)
-	}
+	heard(t, role.Listener(), 111, ss.Recorder().Packets(), len(pkts), src, rd)
 }
 
 // TestDaveRequired: a client that offers no DAVE is closed with 4017 and

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -47,7 +46,7 @@ func nodeBot(t *testing.T, ctx context.Context, srv *Server, script string, extr
 		"DISCORDTEST_TOKEN="+srv.Token(),
 	)
 	cmd.Env = append(cmd.Env, extraEnv...)
-	var stderr strings.Builder
+	var stderr syncBuffer
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {

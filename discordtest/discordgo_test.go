@@ -77,7 +77,7 @@ func recvT[T any](t *testing.T, ch chan T, what string) T {
 	select {
 	case v := <-ch:
 		return v
-	case <-time.After(10 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatalf("timed out waiting for %s", what)
 		panic("unreachable")
 	}
@@ -138,7 +138,7 @@ func TestDiscordgoEndToEnd(t *testing.T) {
 		t.Fatalf("registered %+v", got)
 	}
 
-	ctx := ctxT(t, 20*time.Second)
+	ctx := ctxT(t, 60*time.Second)
 
 	// A slash command, answered with a message and an ephemeral follow-up.
 	inv, err := srv.InvokeCommand(ctx, w.guild, w.text, w.alice, "play", StringOption("query", "never gonna"))

@@ -60,7 +60,9 @@ type FrameSource interface {
 // FrameEncryptor is the end-to-end encryption hook (DAVE) applied to each
 // Opus frame before transport encryption. EncryptFrame appends the encrypted
 // frame to dst and returns it; it runs on the pacer's goroutine, must not
-// block, and should not allocate.
+// block, and should not allocate. The five silence frames sent when audio
+// stops bypass it (DAVE passes Opus silence through unencrypted); a frame
+// whose encryption fails is not sent.
 type FrameEncryptor interface {
 	EncryptFrame(dst, frame []byte) ([]byte, error)
 }

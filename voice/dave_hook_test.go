@@ -106,3 +106,36 @@ func (h *serverHook) HandleMessage(_ *voicetest.Session, op int, binary bool, pa
 		h.got <- append([]byte{byte(op)}, payload...)
 	}
 }
+
+// markEncryptor stands in for DAVE: it appends a marker to each frame.
+type markEncryptor struct{}
+
+func (markEncryptor) EncryptFrame(dst, frame []byte) ([]byte, error) {
+	dst = append(dst, frame...)
+	return append(dst, 0xDA, 0x7E), nil
+}
+
+// TestEncryptorRunsBeforeTransport: the E2EE hook sees every Opus frame
+// before transport encryption (the server, after removing transport
+// encryption, records the hook's output); silence frames pass untouched.
+func TestEncryptorRunsBeforeTransport(t *testing.T) {
+	h := newHarness(t, func(_ *voicetest.Config, c *Config) { c.Encryptor = markEncryptor{} })
+	h.src.limit.Store(20)
+	ss := h.connect()
+	h.waitPackets(ss, 25)
+	pkts := ss.Recorder().Packets()
+	for i, p := range pkts[:20] {
+		n := len(p.Opus)
+		if n != frameN+2 || p.Opus[n-2] != 0xDA || p.Opus[n-1] != 0x7E {
+			t.Fatalf("packet %d not passed through the encryptor: % x", i, p.Opus[n-4:])
+		}
+		if idx, ok := frameIndex(p.Opus[:frameN]); !ok || idx != uint32(i) {
+			t.Fatalf("packet %d carries frame %d", i, idx)
+		}
+	}
+	for _, p := range pkts[20:25] {
+		if string(p.Opus) != "\xf8\xff\xfe" {
+			t.Fatalf("silence frame changed: % x", p.Opus)
+		}
+	}
+}

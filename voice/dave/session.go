@@ -140,8 +140,12 @@ func (s *Session) HandleDAVE(c *voice.Conn, op int, binary bool, payload []byte)
 // Discord expects. Without it, the first DAVE message starts the protocol.
 func (s *Session) Connected(ctx context.Context, c *voice.Conn) error {
 	s.mu.Lock()
+	started := s.conn == c && s.connSSRC == c.SSRC()
 	s.conn, s.connSSRC = c, c.SSRC()
 	s.mu.Unlock()
+	if started { // a DAVE message of this session already started it
+		return nil
+	}
 	return s.Start(ctx, c, c.DAVEProtocolVersion())
 }
 

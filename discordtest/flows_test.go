@@ -77,7 +77,7 @@ func TestComponentFlows(t *testing.T) {
 	srv := w.srv
 	register(t, srv, "", map[string]any{"name": "queue", "description": "Show the queue"})
 	bot := newRawBot(t, srv)
-	ctx := ctxT(t, 10*time.Second)
+	ctx := ctxT(t, 20*time.Second)
 	inv, err := srv.InvokeCommand(ctx, w.guild, w.text, w.alice, "queue")
 	if err != nil {
 		t.Fatal(err)
@@ -161,7 +161,7 @@ func TestDeferredThenFollowupFillsLoadingMessage(t *testing.T) {
 			map[string]any{"type": 4, "name": "times", "description": "n", "choices": []any{map[string]any{"name": "one", "value": 1}, map[string]any{"name": "two", "value": 2}}},
 		}})
 	bot := newRawBot(t, srv)
-	ctx := ctxT(t, 10*time.Second)
+	ctx := ctxT(t, 20*time.Second)
 	if _, err := srv.InvokeCommand(ctx, w.guild, w.text, w.alice, "play", UserOption("for", w.bob)); err == nil {
 		t.Fatal("required option missing was accepted")
 	}

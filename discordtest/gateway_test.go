@@ -172,7 +172,7 @@ func TestGatewayResumeReplaysMissedEvents(t *testing.T) {
 	if n := w.srv.DropConnections(-1); n != 1 {
 		t.Fatalf("dropped %d connections", n)
 	}
-	ctx := ctxT(t, 5*time.Second)
+	ctx := ctxT(t, 15*time.Second)
 	if _, err := w.srv.WaitSessions(ctx, func(ss []SessionInfo) bool { return len(ss) == 1 && !ss[0].Connected }); err != nil {
 		t.Fatal(err)
 	}
@@ -332,7 +332,7 @@ func TestGatewayLimitsAndMemberChunks(t *testing.T) {
 	}
 	_ = json.Unmarshal(ready.D, &r)
 	srv.DropConnections(-1)
-	ctx := ctxT(t, 5*time.Second)
+	ctx := ctxT(t, 15*time.Second)
 	if _, err := srv.WaitSessions(ctx, func(ss []SessionInfo) bool { return len(ss) == 1 && !ss[0].Connected }); err != nil {
 		t.Fatal(err)
 	}
@@ -369,7 +369,7 @@ func TestGatewayCleanCloseEndsSession(t *testing.T) {
 		}
 		_ = json.Unmarshal(ready.D, &r)
 		_ = c.ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(tc.code, ""))
-		ctx := ctxT(t, 5*time.Second)
+		ctx := ctxT(t, 15*time.Second)
 		if _, err := w.srv.WaitSessions(ctx, func(ss []SessionInfo) bool {
 			for _, s := range ss {
 				if s.ID == r.SessionID {
@@ -402,7 +402,7 @@ func TestGatewayPayloadCompression(t *testing.T) {
 		"properties": map[string]string{"os": "linux", "browser": "raw", "device": "raw"}}})
 	kinds := map[string]int{}
 	for range 2 {
-		_ = c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_ = c.ws.SetReadDeadline(time.Now().Add(15 * time.Second))
 		mt, data, err := c.ws.ReadMessage()
 		if err != nil {
 			t.Fatal(err)
@@ -426,7 +426,7 @@ func TestGatewayPayloadCompression(t *testing.T) {
 		t.Fatalf("GUILD_CREATE sent as message type %d", kinds["GUILD_CREATE"])
 	}
 	c.send(map[string]any{"op": 1, "d": 2})
-	_ = c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_ = c.ws.SetReadDeadline(time.Now().Add(15 * time.Second))
 	if mt, _, err := c.ws.ReadMessage(); err != nil || mt != websocket.TextMessage {
 		t.Fatalf("heartbeat ack: type %d %v", mt, err)
 	}

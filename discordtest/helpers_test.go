@@ -132,7 +132,7 @@ type frame struct {
 
 func (c *rawClient) recv() frame {
 	c.t.Helper()
-	_ = c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_ = c.ws.SetReadDeadline(time.Now().Add(15 * time.Second))
 	var f frame
 	if err := c.ws.ReadJSON(&f); err != nil {
 		c.t.Fatalf("recv: %v", err)
@@ -154,7 +154,7 @@ func (c *rawClient) recvUntil(t string) frame {
 // closeCode reads until the server closes and returns its close code.
 func (c *rawClient) closeCode() int {
 	c.t.Helper()
-	_ = c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_ = c.ws.SetReadDeadline(time.Now().Add(15 * time.Second))
 	for {
 		_, _, err := c.ws.ReadMessage()
 		if err != nil {

@@ -171,7 +171,7 @@ func TestInteractionCallbackRules(t *testing.T) {
 	c.recv()
 	c.identify(srv.Token(), IntentGuilds, nil)
 	c.recvUntil("GUILD_CREATE")
-	ctx := ctxT(t, 10*time.Second)
+	ctx := ctxT(t, 20*time.Second)
 	// bob lacks Manage Channels: the client would not offer the command.
 	if _, err := srv.InvokeCommand(ctx, w.guild, w.text, w.bob, "stop"); err == nil {
 		t.Fatal("bob could run a command needing Manage Channels")

@@ -66,7 +66,7 @@ func TestManyGuildsVoice(t *testing.T) {
 	if len(sessions) != n {
 		t.Fatalf("%d distinct voice sessions for %d guilds", len(sessions), n)
 	}
-	ctx := ctxT(t, 5*time.Second)
+	ctx := ctxT(t, 15*time.Second)
 	for g, vc := range vcs {
 		if _, err := srv.WaitVoice(ctx, g, srv.BotID(), vc); err != nil {
 			t.Fatal(err)

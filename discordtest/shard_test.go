@@ -62,7 +62,7 @@ func TestShardingSplitsGuildsByFormula(t *testing.T) {
 	if _, err := sessions[0].ApplicationCommandCreate(srv.ApplicationID(), "", &discordgo.ApplicationCommand{Name: "ping", Description: "p"}); err != nil {
 		t.Fatal(err)
 	}
-	ctx := ctxT(t, 10*time.Second)
+	ctx := ctxT(t, 20*time.Second)
 	for shard := range 2 {
 		g := want[shard][0]
 		ch, err := srv.AddChannel(g, Channel{Name: "text", Type: ChannelText})

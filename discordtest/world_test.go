@@ -196,7 +196,7 @@ func TestDeleteChannelAndRemoveBot(t *testing.T) {
 	}
 	// An interaction whose channel is deleted before the answer.
 	register(t, srv, "", map[string]any{"name": "x", "description": "x"})
-	inv, err := srv.InvokeCommand(ctxT(t, 5*time.Second), w.guild, w.text, w.alice, "x")
+	inv, err := srv.InvokeCommand(ctxT(t, 15*time.Second), w.guild, w.text, w.alice, "x")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -452,6 +452,51 @@ func (c *testCall) frames(encrypted bool) {
 	}
 }
 
+// sendAll has every member encrypt one frame now; deliverAll later has every
+// other member still in the call decrypt them (keys of the previous epoch
+// stay usable for 10 s, for frames in flight during a transition).
+func (c *testCall) sendAll(tag string) map[uint64][2][]byte {
+	c.t.Helper()
+	out := map[uint64][2][]byte{}
+	for from, s := range c.ours {
+		f := []byte("late frame " + tag + " from " + strconv.FormatUint(from, 10))
+		enc, err := s.EncryptFrame(nil, f)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		out[from] = [2][]byte{f, enc}
+	}
+	for from, n := range c.davey {
+		f := []byte("late frame " + tag + " from " + strconv.FormatUint(from, 10))
+		r := c.d.must(map[string]any{"op": "encrypt", "name": n, "data": hex.EncodeToString(f)})
+		out[from] = [2][]byte{f, unhex(c.t, r.Data)}
+	}
+	return out
+}
+
+func (c *testCall) deliverAll(frames map[uint64][2][]byte) {
+	c.t.Helper()
+	for from, fe := range frames {
+		for to, s := range c.ours {
+			if to == from {
+				continue
+			}
+			if got, err := s.DecryptFrame(from, nil, fe[1]); err != nil || !bytes.Equal(got, fe[0]) {
+				c.t.Fatalf("our %d lost %d's frame from the previous epoch: %v", to, from, err)
+			}
+		}
+		for to, n := range c.davey {
+			if to == from {
+				continue
+			}
+			r, err := c.d.call(map[string]any{"op": "decrypt", "name": n, "from": strconv.FormatUint(from, 10), "data": hex.EncodeToString(fe[1])})
+			if err != nil || !bytes.Equal(unhex(c.t, r.Data), fe[0]) {
+				c.t.Fatalf("davey %d lost %d's frame from the previous epoch: %v", to, from, err)
+			}
+		}
+	}
+}
+
 // TestInteropDavey runs calls that mix our Session with @snazzah/davey
 // members behind the gateway, checking MLS state agreement and frames both
 // ways after every change.
@@ -505,8 +550,11 @@ func TestInteropDavey(t *testing.T) {
 		c.join(b, false)
 		c.agree()
 		c.first = a
+		late := c.sendAll("before-leave")
+		delete(late, b)
 		c.leave(b) // davey commits the remove
 		c.agree()
+		c.deliverAll(late) // in flight across the transition
 		c.frames(true)
 		c.join(b, false)
 		c.first = us

@@ -52,3 +52,29 @@ func (s stream) Seek(pos time.Duration) error { return s.t.Seek(pos) }
 func (s stream) Done() <-chan struct{}        { return s.t.Done() }
 func (s stream) Err() error                   { return s.t.Err() }
 func (s stream) Close()                       { _ = s.t.Close() }
+
+// probeDuration reads a track's length from its headers when the resolver
+// did not know it (local files, plain links), so that /seek and the progress
+// bar work; 0 means unknown (a live stream). An error means the input cannot
+// be played at all (not audio, unsupported format); a probe that merely runs
+// out of time is not an error.
+func (b *Bot) probeDuration(ctx context.Context, t store.Track) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	src, err := b.resolver.Source(ctx, t)
+	if err != nil {
+		return 0, err
+	}
+	p, err := audio.OpenPipeline(ctx, src, b.cfg.Audio)
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, nil
+		}
+		return 0, fmt.Errorf("%s can't be played (%w); use an MP3, FLAC, WAV, Ogg or WebM file", t.Title, err)
+	}
+	defer p.Close()
+	if ms := p.Info().DurationMS; ms != nil && *ms > 0 {
+		return time.Duration(*ms) * time.Millisecond, nil
+	}
+	return 0, nil
+}

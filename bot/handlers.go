@@ -389,6 +389,14 @@ func (b *Bot) play(c *call, vc string, set store.GuildSettings) {
 func (b *Bot) enqueue(c *call, vc string, set store.GuildSettings, tracks []store.Track) {
 	for i := range tracks {
 		tracks[i].RequestedBy = c.userID
+		if i < 10 && tracks[i].Duration == 0 {
+			d, err := b.probeDuration(c.ctx, tracks[i])
+			if err != nil && len(tracks) == 1 {
+				c.edit(errorEmbed(userMessage(err)))
+				return
+			}
+			tracks[i].Duration = d
+		}
 	}
 	p, err := b.player(c.ctx, c.guildID)
 	if err != nil {

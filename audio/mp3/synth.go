@@ -11,7 +11,12 @@ var (
 	// synthWindowT[j] holds the 16 window taps output j uses, in the order
 	// slot reads them: D[64i+j] and D[64i+32+j] for i = 0..7.
 	synthWindowT [32][16]float32
-	dctCoef      [6][]float32 // dctCoef[log2 n]: 1/(2cos((2i+1)π/2n)), i < n/2
+	// synthWindowV is synthWindowT transposed, synthWindowV[t][j] ==
+	// synthWindowT[j][t], so four consecutive outputs read consecutive taps.
+	synthWindowV [16][32]float32
+	// synthTapOffset[t] is where in V tap t of output 0 lies.
+	synthTapOffset = [16]int{0, 96, 128, 224, 256, 352, 384, 480, 512, 608, 640, 736, 768, 864, 896, 992}
+	dctCoef        [6][]float32 // dctCoef[log2 n]: 1/(2cos((2i+1)π/2n)), i < n/2
 )
 
 func init() {
@@ -29,6 +34,9 @@ func init() {
 		for i := 0; i < 8; i++ {
 			synthWindowT[j][2*i] = synthWindow[64*i+j]
 			synthWindowT[j][2*i+1] = synthWindow[64*i+32+j]
+		}
+		for t := 0; t < 16; t++ {
+			synthWindowV[t][j] = synthWindowT[j][t]
 		}
 	}
 	for lg := 1; lg <= 5; lg++ {
@@ -114,6 +122,7 @@ type synth struct {
 	v   [2048]float32
 	off int
 	x   [32]float32
+	out [32]float32
 }
 
 func (s *synth) reset() {
@@ -139,22 +148,25 @@ func (s *synth) slot(in *[32]float32, out []float32, stride int) {
 	}
 	*v2 = *v
 	vv := (*[1024]float32)(s.v[s.off:])
+	synthWindowed(vv, &synthWindowV, &s.out)
 	_ = out[31*stride]
-	for j := 0; j < 32; j++ {
-		w := &synthWindowT[j]
-		a := vv[j]*w[0] + vv[96+j]*w[1] +
-			vv[128+j]*w[2] + vv[224+j]*w[3] +
-			vv[256+j]*w[4] + vv[352+j]*w[5] +
-			vv[384+j]*w[6] + vv[480+j]*w[7] +
-			vv[512+j]*w[8] + vv[608+j]*w[9] +
-			vv[640+j]*w[10] + vv[736+j]*w[11] +
-			vv[768+j]*w[12] + vv[864+j]*w[13] +
-			vv[896+j]*w[14] + vv[992+j]*w[15]
+	for j, a := range &s.out {
 		if a > 1 {
 			a = 1
 		} else if a < -1 {
 			a = -1
 		}
 		out[j*stride] = a
+	}
+}
+
+// synthWindowedGo windows the V vector: out[j] = Σ_t v[synthTapOffset[t]+j]·w[t][j].
+func synthWindowedGo(v *[1024]float32, w *[16][32]float32, out *[32]float32) {
+	for j := 0; j < 32; j++ {
+		var a float32
+		for t, o := range &synthTapOffset {
+			a += v[o+j] * w[t][j]
+		}
+		out[j] = a
 	}
 }

@@ -111,6 +111,15 @@ func TestCommitSelection(t *testing.T) {
 	if ex := g.Ready(11, tid); len(ex) != 2 || ex[0].Op != OpExecuteTransition {
 		t.Fatalf("execute: %+v", ex)
 	}
+	// 11 leaves: 10 would be alone, so the group is reset (protocol.md
+	// "Sole member reset"): prepare_epoch 1, then transition 0.
+	reset, err := g.Leave(11)
+	if err != nil || len(reset) != 2 || reset[0].To != 10 || reset[0].Op != OpPrepareEpoch || reset[1].Op != OpPrepareTransition {
+		t.Fatalf("sole member reset: %v %+v", err, reset)
+	}
+	if g.Epoch() != 0 || len(g.Members()) != 0 {
+		t.Fatalf("after the reset: epoch %d, members %v", g.Epoch(), g.Members())
+	}
 }
 
 func FuzzGateway(f *testing.F) {

@@ -62,3 +62,17 @@ func guildErr(op, guildID string, err error) error {
 func unavailable(backend string, err error) error {
 	return fmt.Errorf("%w: %s: %v", ErrUnavailable, backend, err)
 }
+
+// ownErrors are the errors the store itself decides; a backend never
+// reclassifies them (e.g. as ErrUnavailable).
+var ownErrors = []error{ErrNotFound, ErrVersionConflict, ErrCorrupt, ErrUnknownSchema, ErrTooLarge,
+	ErrInvalid, ErrLeaseHeld, ErrLeaseLost, ErrUnavailable}
+
+func isOwnError(err error) bool {
+	for _, e := range ownErrors {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}

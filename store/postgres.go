@@ -152,8 +152,7 @@ func (b *pgBackend) migrate(ctx context.Context) (applied int, err error) {
 // wrap classifies err: connection trouble becomes ErrUnavailable (temporary),
 // the caller's own cancellation stays as it is, SQL errors pass through.
 func (b *pgBackend) wrap(ctx context.Context, err error) error {
-	if err == nil || errors.Is(err, ErrNotFound) || errors.Is(err, ErrVersionConflict) ||
-		errors.Is(err, ErrLeaseHeld) || errors.Is(err, ErrLeaseLost) {
+	if err == nil || isOwnError(err) {
 		return err
 	}
 	if ctx.Err() != nil {
@@ -223,6 +222,56 @@ func (b *pgBackend) cas(ctx context.Context, guildID string, data []byte, expect
 		return fmt.Errorf("%w: expected version %d", ErrVersionConflict, expect)
 	}
 	return nil
+}
+
+// update implements lockingEngine: SELECT ... FOR UPDATE, apply, write, in
+// one transaction.
+func (b *pgBackend) update(ctx context.Context, guildID string, apply func(rawSnap, bool) ([]byte, error)) error {
+	octx, cancel := b.op(ctx)
+	defer cancel()
+	limit := b.cfg.Limits.MaxSnapshotBytes
+	var applyErr error // the caller's own error, returned as it is
+	err := pgx.BeginFunc(octx, b.pool, func(tx pgx.Tx) error {
+		var r rawSnap
+		var pos *int64
+		var size int64
+		err := tx.QueryRow(octx, `SELECT version, CASE WHEN octet_length(data) <= $2 THEN data END, octet_length(data), position_ns
+			FROM snapshots WHERE guild_id = $1 FOR UPDATE`, guildID, limit).Scan(&r.version, &r.data, &size, &pos)
+		found := err == nil
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+		case err != nil:
+			return err
+		case size > int64(limit):
+			return fmt.Errorf("%w: stored snapshot is %d bytes, limit %d", ErrTooLarge, size, limit)
+		case pos != nil:
+			r.pos, r.hasPos = time.Duration(*pos), true
+		}
+		data, err := apply(r, found)
+		if err != nil {
+			applyErr = err
+			return err
+		}
+		var tag pgconn.CommandTag
+		if found {
+			tag, err = tx.Exec(octx, `UPDATE snapshots SET version = version + 1, data = $2, position_ns = NULL, updated_at = now()
+				WHERE guild_id = $1`, guildID, data)
+		} else {
+			tag, err = tx.Exec(octx, `INSERT INTO snapshots (guild_id, version, data) VALUES ($1, 1, $2)
+				ON CONFLICT (guild_id) DO NOTHING`, guildID, data)
+		}
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() != 1 {
+			return fmt.Errorf("%w: created concurrently", ErrVersionConflict)
+		}
+		return nil
+	})
+	if applyErr != nil {
+		return applyErr
+	}
+	return b.wrap(ctx, err)
 }
 
 func (b *pgBackend) checkpoint(ctx context.Context, guildID string, pos time.Duration) error {

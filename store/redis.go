@@ -98,10 +98,8 @@ func (r *redisBackend) transient(ctx context.Context, err error) bool {
 	if err == nil || errors.Is(err, redis.Nil) || ctx.Err() != nil {
 		return false
 	}
-	for _, own := range []error{ErrNotFound, ErrVersionConflict, ErrCorrupt, ErrTooLarge, ErrInvalid, ErrUnknownSchema} {
-		if errors.Is(err, own) {
-			return false
-		}
+	if isOwnError(err) {
+		return false
 	}
 	var re redis.Error
 	if errors.As(err, &re) {

@@ -32,6 +32,15 @@ type snapshotEngine interface {
 	remove(ctx context.Context, guildID string) error
 }
 
+// lockingEngine is implemented by backends that can read, change and write
+// a snapshot under a lock (a row lock in PostgreSQL): Update then costs one
+// transaction instead of read / compare-and-set rounds that can conflict.
+// apply gets the stored record (found=false when none) and returns the bytes
+// to store as the next version.
+type lockingEngine interface {
+	update(ctx context.Context, guildID string, apply func(raw rawSnap, found bool) ([]byte, error)) error
+}
+
 type snapshots struct {
 	eng snapshotEngine
 	cfg Config
@@ -81,6 +90,9 @@ func (s *snapshots) Put(ctx context.Context, snap PlayerSnapshot, expect int64) 
 }
 
 func (s *snapshots) Update(ctx context.Context, guildID string, fn func(*PlayerSnapshot) error) (PlayerSnapshot, error) {
+	if le, ok := s.eng.(lockingEngine); ok {
+		return s.updateLocked(ctx, le, guildID, fn)
+	}
 	for attempt := 0; ; attempt++ {
 		cur, err := s.Get(ctx, guildID)
 		if errors.Is(err, ErrNotFound) {
@@ -155,4 +167,43 @@ func (s *snapshots) Delete(ctx context.Context, guildID string) error {
 		return guildErr("delete snapshot", guildID, err)
 	}
 	return guildErr("delete snapshot", guildID, s.eng.remove(ctx, guildID))
+}
+
+func freshSnapshot(guildID string) PlayerSnapshot {
+	return PlayerSnapshot{Schema: SnapshotSchema, GuildID: guildID, Loop: LoopOff, Volume: 100}
+}
+
+func (s *snapshots) updateLocked(ctx context.Context, le lockingEngine, guildID string, fn func(*PlayerSnapshot) error) (PlayerSnapshot, error) {
+	if err := checkID("guild id", guildID); err != nil {
+		return PlayerSnapshot{}, guildErr("update snapshot", guildID, err)
+	}
+	var out PlayerSnapshot
+	apply := func(raw rawSnap, found bool) ([]byte, error) {
+		cur := freshSnapshot(guildID)
+		if found {
+			var err error
+			if cur, err = s.decode(guildID, raw); err != nil {
+				return nil, err
+			}
+		}
+		expect := cur.Version
+		if err := fn(&cur); err != nil {
+			return nil, err
+		}
+		cur.GuildID, cur.Schema, cur.Version, cur.UpdatedAt = guildID, SnapshotSchema, expect+1, time.Now().UTC()
+		data, err := encodeSnapshot(&cur, s.cfg.Limits)
+		out = cur
+		return data, err
+	}
+	for attempt := 0; ; attempt++ {
+		err := le.update(ctx, guildID, apply)
+		if err == nil {
+			return out, nil
+		}
+		// A conflict here only means two writers created the guild's first
+		// snapshot at once; the loser retries and finds the row.
+		if !errors.Is(err, ErrVersionConflict) || attempt >= s.cfg.UpdateRetries {
+			return PlayerSnapshot{}, guildErr("update snapshot", guildID, err)
+		}
+	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/quaverbot/quaver/discordtest"
 	"github.com/quaverbot/quaver/internal/testenv"
 	"github.com/quaverbot/quaver/player"
+	"github.com/quaverbot/quaver/store"
 	"github.com/quaverbot/quaver/voice/pacer"
 	"github.com/quaverbot/quaver/voice/voicetest"
 )
@@ -470,5 +471,56 @@ func TestRulesAndPermissions(t *testing.T) {
 	}
 	if !m.Ephemeral() || !strings.Contains(m.Embeds[0].Description, "DJ role") {
 		t.Errorf("skip without DJ role: %+v", m.Embeds)
+	}
+}
+
+// TestResumesSavedPlayer is the restart path after a crash (kill -9): the
+// store holds the last snapshot, and a new bot process rejoins the voice
+// channel and resumes the track near the saved position.
+func TestResumesSavedPlayer(t *testing.T) {
+	testenv.Tool(t, "ffmpeg")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	src := audiotest.Music(48000, 2, 8)
+	e, err := sandbox.Start(ctx, sandbox.Options{Pacer: testPacer(t), Prepare: func(e *sandbox.Env) error {
+		g := e.Guilds[0]
+		if err := os.WriteFile(filepath.Join(e.MediaDir, "saved.wav"), audiotest.WAV(src), 0o644); err != nil {
+			return err
+		}
+		if _, err := e.Discord.JoinVoice(g.ID, g.ListenerID, g.VoiceID); err != nil {
+			return err
+		}
+		// What a player that was killed 4 s into the track left behind.
+		snap := store.PlayerSnapshot{GuildID: g.ID, Current: &store.Track{ID: "file:saved.wav", URL: "file:saved.wav",
+			Title: "saved", Duration: 8 * time.Second}, Position: 4 * time.Second, Loop: store.LoopOff, Volume: 100,
+			VoiceChannelID: g.VoiceID, TextChannelID: g.TextID}
+		_, err := e.Store.Snapshots.Put(ctx, snap, 0)
+		return err
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	g := e.Guilds[0]
+	if _, err := e.Discord.WaitVoice(ctx, g.ID, e.Bot.BotID(), g.VoiceID); err != nil {
+		t.Fatalf("bot did not rejoin its saved channel: %v", err)
+	}
+	sess, err := e.BotSession(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := sess.Recorder()
+	if _, err := e.WaitEvent(ctx, g.ID, player.EventQueueEnd); err != nil {
+		t.Fatalf("resumed track did not play to its end: %v", err)
+	}
+	heard := decodeHeard(t, rec.Packets())
+	got := float64(len(heard)) / 48000
+	t.Logf("resumed: heard %.2f s of the 8 s track saved at 4 s", got)
+	if got < 3.5 || got > 4.5 {
+		t.Errorf("heard %.2f s after resuming at 4 s of 8 s, want about 4 s", got)
+	}
+	want := decodeFile(t, filepath.Join(e.MediaDir, "saved.wav"))
+	if ncc, _ := audiotest.NCC(want[4*48000:], heard, 4800); ncc < 0.95 {
+		t.Errorf("resumed audio does not match the source from 4 s: NCC %.3f", ncc)
 	}
 }

@@ -42,6 +42,9 @@ type Options struct {
 	Guilds int
 	// Bot lets the caller adjust the bot's configuration before it starts.
 	Bot func(*bot.Config)
+	// Prepare runs after the guilds are scripted and the store is open, before
+	// the bot starts (tests seed saved players with it).
+	Prepare func(*Env) error
 	// Log receives one line per step (nil: discarded).
 	Log io.Writer
 	// Logger receives the components' logs (nil: discarded).
@@ -162,6 +165,11 @@ func Start(ctx context.Context, o Options) (_ *Env, err error) {
 	}
 	if o.Bot != nil {
 		o.Bot(&cfg)
+	}
+	if o.Prepare != nil {
+		if err := o.Prepare(e); err != nil {
+			return nil, err
+		}
 	}
 	if e.Bot, err = bot.New(cfg); err != nil {
 		return nil, err

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/quaverbot/quaver/audio/audiotest"
+	"github.com/quaverbot/quaver/audio/synth"
+	"github.com/quaverbot/quaver/internal/testenv"
+)
+
+// TestServeSandboxPlay runs `quaver serve --sandbox --play FILE`: it must
+// exit 0 once the track has ended, print its steps, and leave an Ogg file
+// that ffmpeg decodes to the track's length.
+func TestServeSandboxPlay(t *testing.T) {
+	testenv.Tool(t, "ffmpeg")
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.wav")
+	if err := os.WriteFile(in, synth.WAV(synth.Music(44100, 2, 2)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	heard := filepath.Join(dir, "heard.ogg")
+	code, out, errOut := runCmd("serve", "--sandbox", "--play", in, "--heard", heard)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	for _, step := range []string{"listener joined voice", "/play file:in.wav", "bot joined the voice channel", "track ended", heard} {
+		if !strings.Contains(out, step) {
+			t.Errorf("console output lacks %q:\n%s", step, out)
+		}
+	}
+	got := audiotest.Decode(t, heard, 48000, 1).Duration()
+	if got < 1.9 || got > 2.2 {
+		t.Errorf("heard file holds %.2f s, want about 2 s", got)
+	}
+}
+
+func TestServeUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve", "--play", "x.wav"}, "--play needs --sandbox"},
+		{[]string{"serve", "--shard-range", "3-1"}, "FIRST-LAST"},
+		{[]string{"serve", "--shard-range", "a-b"}, "FIRST-LAST"},
+		{[]string{"serve", "--sandbox", "--play", "/nonexistent/x.wav"}, "not a file"},
+	} {
+		code, _, errOut := runCmd(tc.args...)
+		if code == 0 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want an error mentioning %q", tc.args, code, errOut, tc.want)
+		}
+	}
+}
+
+func TestParseShardRange(t *testing.T) {
+	for _, tc := range []struct {
+		in          string
+		first, last int
+		ok          bool
+	}{
+		{"", 0, -1, true},
+		{"0-3", 0, 3, true},
+		{"2", 2, 2, true},
+		{"4-2", 0, 0, false},
+		{"-1", 0, 0, false},
+		{"x", 0, 0, false},
+	} {
+		f, l, err := parseShardRange(tc.in)
+		if (err == nil) != tc.ok || (tc.ok && (f != tc.first || l != tc.last)) {
+			t.Errorf("parseShardRange(%q) = %d, %d, %v", tc.in, f, l, err)
+		}
+	}
+}

@@ -49,11 +49,11 @@ func init() {
 	}
 }
 
-// dct32 computes the unnormalized DCT-II X[m] = Σ x[k] cos(πm(2k+1)/64) in
+// dct32Lee computes the unnormalized DCT-II X[m] = Σ x[k] cos(πm(2k+1)/64) in
 // place by Lee's recursive factorization: the even outputs are the DCT of
 // the folded sums, the odd ones come from the DCT of the scaled differences.
 // Each size has its own function on fixed-size arrays (no bounds checks).
-func dct32(x *[32]float32) {
+func dct32Lee(x *[32]float32) {
 	var a, b [16]float32
 	c := (*[16]float32)(dctCoef[5])
 	for i := 0; i < 16; i++ {

@@ -80,6 +80,8 @@ func main() {
 		{"flac 44.1k", "in.flac", wav, []string{"-c:a", "flac"}, 100},
 		{"webm/opus + volume", "in.webm", wav48, []string{"-c:a", "libopus", "-b:a", "128k", "-frame_duration", "20"}, 80},
 		{"webm/opus pass-through", "in2.webm", wav48, []string{"-c:a", "libopus", "-b:a", "128k", "-frame_duration", "20"}, 100},
+		// 48 kHz PCM: no decode or resampling, so this row compares the two Opus encoders alone.
+		{"wav 48k (encode only)", "in48.wav", wav48, []string{"-c:a", "pcm_s16le"}, 100},
 	}
 	if *cpuProfile != "" {
 		pf, err := os.Create(*cpuProfile)

@@ -678,3 +678,28 @@ func testTrackCache(t *testing.T, open func(testing.TB, Config) *Store, b backen
 		}
 	}
 }
+
+// TestMetricsSharedRegistry: two Stores on one registry do not take each
+// other's metrics away when one closes.
+func TestMetricsSharedRegistry(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	dir := t.TempDir()
+	a := mustOpen(t, Config{Path: dir + "/a.db", Registerer: reg})
+	b, err := Open(context.Background(), Config{Path: dir + "/b.db", Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	a.TrackCache.Get(context.Background(), "k")
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, mf := range mfs {
+		found = found || mf.GetName() == "quaver_store_trackcache_hit_ratio"
+	}
+	if !found {
+		t.Fatal("closing the second Store unregistered the first Store's metrics")
+	}
+}

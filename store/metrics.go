@@ -11,6 +11,7 @@ import (
 type metrics struct {
 	reg        prometheus.Registerer
 	collectors []prometheus.Collector
+	registered []prometheus.Collector // the ones this Store registered (and unregisters at Close)
 
 	cacheLookups  *prometheus.CounterVec // tier, result
 	cacheHits     atomic.Int64
@@ -55,9 +56,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.collectors = []prometheus.Collector{m.cacheLookups, hitRatio, pending, m.resynced, m.resyncConfl, m.rlFallback, m.backendErrors}
 	if reg != nil {
 		for _, c := range m.collectors {
-			if err := reg.Register(c); err != nil {
-				// Already registered by another Store in this process: share nothing, count locally.
-				continue
+			// A collector another Store in this process registered first stays
+			// that Store's; this one then only counts locally.
+			if reg.Register(c) == nil {
+				m.registered = append(m.registered, c)
 			}
 		}
 	}
@@ -73,10 +75,9 @@ func (m *metrics) hitRatio() float64 {
 }
 
 func (m *metrics) unregister() error {
-	if m.reg != nil {
-		for _, c := range m.collectors {
-			m.reg.Unregister(c)
-		}
+	for _, c := range m.registered {
+		m.reg.Unregister(c)
 	}
+	m.registered = nil
 	return nil
 }

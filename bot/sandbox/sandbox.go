@@ -45,6 +45,12 @@ type Options struct {
 	// Prepare runs after the guilds are scripted and the store is open, before
 	// the bot starts (tests seed saved players with it).
 	Prepare func(*Env) error
+	// Shards is the shard count the local Discord recommends (default 1).
+	// Discord allows 120 gateway commands per minute per connection, so
+	// many guilds joining voice at once need several shards.
+	Shards int
+	// DiscardPayloads makes the voice server keep only packet statistics (load runs).
+	DiscardPayloads bool
 	// Log receives one line per step (nil: discarded).
 	Log io.Writer
 	// Logger receives the components' logs (nil: discarded).
@@ -99,12 +105,12 @@ func Start(ctx context.Context, o Options) (_ *Env, err error) {
 			return nil, err
 		}
 	}
-	if e.Voice, err = voicetest.New(voicetest.Config{}); err != nil {
+	if e.Voice, err = voicetest.New(voicetest.Config{DiscardPayloads: o.DiscardPayloads, UDPReaders: 2}); err != nil {
 		return nil, fmt.Errorf("sandbox: voice server: %w", err)
 	}
 	e.closer = append(e.closer, e.Voice.Close)
 	e.step("local voice server listening on %s", e.Voice.Endpoint())
-	e.Discord = discordtest.New(discordtest.Config{Addr: "127.0.0.1:0", BotName: "Quaver", Voice: e.Voice,
+	e.Discord = discordtest.New(discordtest.Config{Addr: "127.0.0.1:0", BotName: "Quaver", Voice: e.Voice, Shards: max(o.Shards, 1),
 		InteractionTimeout: 10 * time.Second, RateLimit: 1000, RateLimitWindow: time.Second})
 	if err := e.Discord.Start(); err != nil {
 		return nil, fmt.Errorf("sandbox: local Discord: %w", err)

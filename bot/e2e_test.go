@@ -157,6 +157,9 @@ func TestPauseResume(t *testing.T) {
 	if err := sess.WaitSpeaking(ctx, 0); err != nil {
 		t.Fatalf("speaking not cleared after pause: %v", err)
 	}
+	// Speaking (WebSocket) can overtake the last silence packets (UDP): let a
+	// command round trip pass before looking.
+	command(t, ctx, e, g, "nowplaying")
 	paused := rec.Packets()
 	// The last five packets before going quiet are Opus silence frames.
 	silence := 0
@@ -168,8 +171,8 @@ func TestPauseResume(t *testing.T) {
 	if silence != 5 {
 		t.Errorf("%d of the last 5 packets before the pause are silence frames, want 5", silence)
 	}
-	// A status command takes a round trip through the gateway; no packet may arrive meanwhile.
-	command(t, ctx, e, g, "nowplaying")
+	// Another round trip through the gateway: no packet may arrive meanwhile.
+	command(t, ctx, e, g, "queue")
 	if n := rec.Received(); n != uint64(len(paused)) {
 		t.Errorf("%d packets arrived while paused", n-uint64(len(paused)))
 	}
@@ -523,4 +526,82 @@ func TestResumesSavedPlayer(t *testing.T) {
 	if ncc, _ := audiotest.NCC(want[4*48000:], heard, 4800); ncc < 0.95 {
 		t.Errorf("resumed audio does not match the source from 4 s: NCC %.3f", ncc)
 	}
+}
+
+func TestControlsQueueVoteAndAutocomplete(t *testing.T) {
+	e, g, ctx := newEnv(t, nil)
+	long := writeMedia(t, e, "long.wav", audiotest.Tone(48000, 2, 30, 440, 0.5))
+	rec := playing(t, ctx, e, g, long)
+	for n := range 12 {
+		writeMedia(t, e, fmt.Sprintf("q%02d.wav", n), audiotest.Tone(48000, 2, 1, 300+float64(n)*20, 0.5))
+		command(t, ctx, e, g, "play", discordtest.StringOption("query", fmt.Sprintf("file:q%02d.wav", n)))
+	}
+	// /queue pages with buttons.
+	m := command(t, ctx, e, g, "queue")
+	if !strings.Contains(m.Embeds[0].Footer.Text, "page 1/2") || !slicesContains(m.CustomIDs(), "q:2") {
+		t.Fatalf("queue page 1: %q, buttons %v", m.Embeds[0].Footer.Text, m.CustomIDs())
+	}
+	click, err := e.Discord.ClickButton(ctx, m.ID, "q:2", g.ListenerID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2, err := click.WaitResponse(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(m2.Embeds[0].Footer.Text, "page 2/2") || !strings.Contains(m2.Embeds[0].Description, "12. ") {
+		t.Errorf("queue page 2: %q / %q", m2.Embeds[0].Footer.Text, m2.Embeds[0].Description)
+	}
+	// /nowplaying: progress bar and a pause button that pauses.
+	np := command(t, ctx, e, g, "nowplaying")
+	if !strings.Contains(np.Embeds[0].Description, "🔘") || !slicesContains(np.CustomIDs(), "np:pause") {
+		t.Fatalf("nowplaying: %q, buttons %v", np.Embeds[0].Description, np.CustomIDs())
+	}
+	click, err = e.Discord.ClickButton(ctx, np.ID, "np:pause", g.ListenerID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err := click.WaitResponse(ctx); err != nil || !slicesContains(m.CustomIDs(), "np:resume") {
+		t.Fatalf("after pause button: %v %v", err, m)
+	}
+	sess, _ := e.BotSession(ctx)
+	if err := sess.WaitSpeaking(ctx, 0); err != nil {
+		t.Fatalf("pause button did not pause: %v", err)
+	}
+	command(t, ctx, e, g, "resume")
+	// Vote-skip with two listeners (a bot in the channel does not count): 1 of 1 needed at 50 %.
+	other := e.Discord.AddUser(discordtest.User{Username: "other bot", Bot: true})
+	if err := e.Discord.AddMember(g.ID, other); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Discord.JoinVoice(g.ID, other, g.VoiceID); err != nil {
+		t.Fatal(err)
+	}
+	vote := command(t, ctx, e, g, "voteskip")
+	if !strings.Contains(vote.Embeds[0].Title, "skipped") {
+		t.Errorf("the only human's vote did not skip: %q %q", vote.Embeds[0].Title, vote.Embeds[0].Description)
+	}
+	// Autocomplete offers a link back as typed.
+	ac, err := e.Discord.Autocomplete(ctx, g.ID, g.TextID, g.ListenerID, "play",
+		discordtest.StringOption("query", "https://example.com/a.mp3").Focus())
+	if err != nil {
+		t.Fatal(err)
+	}
+	choices, err := ac.Choices(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(choices) == 0 || choices[0].StringValue() != "https://example.com/a.mp3" {
+		t.Errorf("autocomplete choices %+v", choices)
+	}
+	_ = rec
+}
+
+func slicesContains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
 }

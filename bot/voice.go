@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/bwmarrin/discordgo"
 
 	"github.com/quaverbot/quaver/player"
+	"github.com/quaverbot/quaver/store"
 	"github.com/quaverbot/quaver/voice"
 )
 
@@ -71,6 +73,10 @@ func (vj *voiceJoiner) Join(ctx context.Context, guildID, channelID string) (pla
 		if c != nil {
 			_ = c.Close()
 		}
+	}
+	if err := b.gatewaySlot(ctx, s.ShardID); err != nil {
+		b.dropVoice(guildID, gv)
+		return nil, err
 	}
 	if err := s.ChannelVoiceJoinManual(guildID, channelID, false, true); err != nil {
 		b.dropVoice(guildID, gv)
@@ -304,3 +310,30 @@ func (v *voiceConn) Leave() {
 func (v *voiceConn) Done() <-chan struct{} { return v.c.Done() }
 
 func (v *voiceConn) Err() error { return v.c.Err() }
+
+// gatewayRate keeps voice joins under Discord's limit of 120 gateway
+// commands per 60 s per connection; more would close the shard with 4008.
+// With a burst of 55 and 55 per minute, no 60 s window holds more than 110
+// joins, leaving room for heartbeats and other commands.
+// https://discord.com/developers/docs/topics/gateway#rate-limiting
+var gatewayRate = store.Rate{Events: 55, Per: time.Minute}
+
+const gatewayBurst = 55
+
+// gatewaySlot waits until shard may send one more gateway command.
+func (b *Bot) gatewaySlot(ctx context.Context, shard int) error {
+	key := fmt.Sprintf("gateway:%s:%d", b.BotID(), shard)
+	for {
+		d, err := b.cfg.Store.RateLimiter.Allow(ctx, key, gatewayRate, gatewayBurst)
+		if err != nil || d.Allowed {
+			return nil // a broken limiter must not stop joins
+		}
+		t := time.NewTimer(d.RetryAfter)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return errJoinTimeout
+		}
+	}
+}

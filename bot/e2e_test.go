@@ -605,3 +605,53 @@ func slicesContains(s []string, v string) bool {
 	}
 	return false
 }
+
+func TestChannelRulesAndRateLimit(t *testing.T) {
+	e, g, ctx := newEnv(t, func(c *bot.Config) {
+		c.CommandRate = store.Rate{Events: 1, Per: time.Minute}
+		c.CommandBurst = 8
+	})
+	q := writeMedia(t, e, "t.wav", audiotest.Tone(48000, 2, 1, 440, 0.5))
+	stage, err := e.Discord.AddChannel(g.ID, discordtest.Channel{Name: "Stage", Type: discordtest.ChannelStage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := e.Discord.AddChannel(g.ID, discordtest.Channel{Name: "Duo", Type: discordtest.ChannelVoice, UserLimit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ channel, want string }{
+		{stage, "Stage channels"},
+		{full, "full"},
+	} {
+		if _, err := e.Discord.JoinVoice(g.ID, g.ListenerID, tc.channel); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Discord.WaitVoice(ctx, g.ID, g.ListenerID, tc.channel); err != nil {
+			t.Fatal(err)
+		}
+		var m *discordtest.Message
+		// The bot learns the listener's move through the gateway; retry while it has not.
+		for m == nil || strings.Contains(m.Embeds[0].Description, "Join a voice channel") {
+			if m, err = e.Command(ctx, g, "play", discordtest.StringOption("query", q)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !m.Ephemeral() || !strings.Contains(m.Embeds[0].Description, tc.want) {
+			t.Errorf("/play in %s: %q (ephemeral %v), want it to mention %q", tc.channel, m.Embeds[0].Description, m.Ephemeral(), tc.want)
+		}
+	}
+	// The burst of 8 runs out: a command is refused with a clear reply.
+	var m *discordtest.Message
+	for range 10 {
+		if m, err = e.Command(ctx, g, "queue"); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(m.Embeds[0].Description, "too fast") {
+			break
+		}
+	}
+	if !m.Ephemeral() || !strings.Contains(m.Embeds[0].Description, "too fast") {
+		t.Errorf("no rate limit reply: %q", m.Embeds[0].Description)
+	}
+}

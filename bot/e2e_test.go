@@ -655,3 +655,45 @@ func TestChannelRulesAndRateLimit(t *testing.T) {
 		t.Errorf("no rate limit reply: %q", m.Embeds[0].Description)
 	}
 }
+
+func TestFailedTrackReportedAndSkipped(t *testing.T) {
+	e, g, ctx := newEnv(t, nil)
+	news, err := e.Discord.AddChannel(g.ID, discordtest.Channel{Name: "now-playing", Type: discordtest.ChannelText})
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner, _ := e.Discord.GuildOwner(g.ID)
+	if m, err := e.CommandAs(ctx, g, owner, "settings", discordtest.ChannelOption("announce-channel", news)); err != nil || m.Embeds[0].Color == errorColor {
+		t.Fatalf("settings: %v %+v", err, m)
+	}
+	rec := playing(t, ctx, e, g, writeMedia(t, e, "a.wav", audiotest.Tone(48000, 2, 30, 440, 0.5)))
+	gone := writeMedia(t, e, "gone.wav", audiotest.Tone(48000, 2, 1, 550, 0.5))
+	last := writeMedia(t, e, "last.wav", audiotest.Tone(48000, 2, 1, 660, 0.5))
+	command(t, ctx, e, g, "play", discordtest.StringOption("query", gone))
+	command(t, ctx, e, g, "play", discordtest.StringOption("query", last))
+	if err := rec.WaitPackets(ctx, 10); err != nil {
+		t.Fatal(err)
+	}
+	// The file disappears between queueing and playing (deleted, unmounted).
+	if err := os.Remove(filepath.Join(e.MediaDir, "gone.wav")); err != nil {
+		t.Fatal(err)
+	}
+	command(t, ctx, e, g, "skip")
+	if _, err := e.WaitEvent(ctx, g.ID, player.EventTrackFailed); err != nil {
+		t.Fatal(err)
+	}
+	msg, err := e.Discord.WaitMessage(ctx, news, func(m *discordtest.Message) bool {
+		return len(m.Embeds) > 0 && strings.Contains(m.Embeds[0].Description, "Couldn't play")
+	})
+	if err != nil {
+		t.Fatalf("failure not announced in the announce channel: %v", err)
+	}
+	t.Logf("announced: %s", msg.Embeds[0].Description)
+	ev, err := e.WaitEvent(ctx, g.ID, player.EventTrackStart)
+	for err == nil && ev.Track.Title != "last" {
+		ev, err = e.WaitEvent(ctx, g.ID, player.EventTrackStart)
+	}
+	if err != nil {
+		t.Fatalf("the track after the failed one did not start: %v", err)
+	}
+}

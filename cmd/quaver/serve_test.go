@@ -1,10 +1,14 @@
 package main
 
 import (
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/quaverbot/quaver/audio/audiotest"
 	"github.com/quaverbot/quaver/audio/synth"
@@ -71,5 +75,50 @@ func TestParseShardRange(t *testing.T) {
 		if (err == nil) != tc.ok || (tc.ok && (f != tc.first || l != tc.last)) {
 			t.Errorf("parseShardRange(%q) = %d, %d, %v", tc.in, f, l, err)
 		}
+	}
+}
+
+// TestServeMetrics scrapes --metrics-addr while the sandbox plays: the
+// pacer's send-lateness histogram must be there with observations.
+func TestServeMetrics(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.wav")
+	if err := os.WriteFile(in, synth.WAV(synth.Tone(48000, 2, 3, 440, 0.5)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan int, 1)
+	go func() {
+		code, _, _ := runCmd("serve", "--sandbox", "--play", in, "--heard", filepath.Join(dir, "h.ogg"), "--metrics-addr", addr)
+		done <- code
+	}()
+	poll := time.NewTicker(50 * time.Millisecond)
+	defer poll.Stop()
+	found := false
+	for !found {
+		select {
+		case code := <-done:
+			t.Fatalf("serve exited (%d) before the metrics showed send lateness", code)
+		case <-poll.C:
+		}
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			continue
+		}
+		body, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		for _, line := range strings.Split(string(body), "\n") {
+			if strings.HasPrefix(line, "quaver_voice_send_lateness_seconds_count") && !strings.HasSuffix(line, " 0") {
+				found = true
+			}
+		}
+	}
+	if code := <-done; code != 0 {
+		t.Errorf("serve exited %d", code)
 	}
 }

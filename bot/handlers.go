@@ -210,11 +210,9 @@ func (b *Bot) check(c *call, a access, set store.GuildSettings) (string, bool) {
 		c.fail("Join a voice channel first, then run the command again.")
 		return "", false
 	}
-	if p, ok := b.Player(c.guildID); ok {
-		if cur := p.Status().VoiceChannelID; cur != "" && cur != vc {
-			c.fail(fmt.Sprintf("I'm playing in <#%s>: join that channel to control the music.", cur))
-			return "", false
-		}
+	if cur := b.voiceChannel(c.guildID); cur != "" && cur != vc {
+		c.fail(fmt.Sprintf("I'm playing in <#%s>: join that channel to control the music.", cur))
+		return "", false
 	}
 	if a == dj && set.DJRoleID != "" && !slices.Contains(c.roles, set.DJRoleID) &&
 		c.perms&(discordgo.PermissionManageChannels|discordgo.PermissionAdministrator) == 0 {

@@ -337,3 +337,20 @@ func (b *Bot) gatewaySlot(ctx context.Context, shard int) error {
 		}
 	}
 }
+
+// voiceChannel returns the channel the bot is connected to in a guild ("" when
+// not connected). It follows moves by moderators, which the player does not see.
+func (b *Bot) voiceChannel(guildID string) string {
+	b.mu.Lock()
+	gv := b.voices[guildID]
+	b.mu.Unlock()
+	if gv == nil {
+		return ""
+	}
+	gv.mu.Lock()
+	defer gv.mu.Unlock()
+	if gv.conn == nil {
+		return ""
+	}
+	return gv.channelID
+}

@@ -245,7 +245,11 @@ func (b *Bot) newSession(id, count int) (*discordgo.Session, error) {
 	s.Identify.Intents = discordgo.IntentsGuilds | discordgo.IntentsGuildVoiceStates
 	s.StateEnabled = true
 	s.LogLevel = -1
-	s.AddHandler(b.onInteraction)
+	// Handlers run in the gateway's order: voice updates must not overtake
+	// each other (a null endpoint followed by a new server, a state followed
+	// by a server update). Slow work (interactions) gets its own goroutine.
+	s.SyncEvents = true
+	s.AddHandler(b.onInteractionAsync)
 	s.AddHandler(b.onVoiceState)
 	s.AddHandler(b.onVoiceServer)
 	s.AddHandler(b.onGuildCreate)
@@ -272,14 +276,19 @@ func (b *Bot) onGuildCreate(s *discordgo.Session, g *discordgo.GuildCreate) {
 	b.mu.Lock()
 	snap, ok := b.restore[g.ID]
 	delete(b.restore, g.ID)
-	b.mu.Unlock()
-	if !ok {
+	if !ok || b.closed {
+		b.mu.Unlock()
 		return
 	}
 	b.wg.Add(1)
+	b.mu.Unlock()
 	go func() {
 		defer b.wg.Done()
-		<-b.ready
+		select {
+		case <-b.ready:
+		case <-b.ctx.Done():
+			return
+		}
 		p, err := b.player(b.ctx, g.ID)
 		if err != nil {
 			return
@@ -295,6 +304,22 @@ func (b *Bot) onGuildCreate(s *discordgo.Session, g *discordgo.GuildCreate) {
 			return
 		}
 		b.log.Info("resumed saved player", "guild", g.ID, "channel", snap.VoiceChannelID)
+	}()
+}
+
+// onInteractionAsync handles an interaction on its own goroutine, owned by
+// the bot (Close waits for it), so the gateway keeps reading meanwhile.
+func (b *Bot) onInteractionAsync(s *discordgo.Session, ic *discordgo.InteractionCreate) {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return
+	}
+	b.wg.Add(1)
+	b.mu.Unlock()
+	go func() {
+		defer b.wg.Done()
+		b.onInteraction(s, ic)
 	}()
 }
 

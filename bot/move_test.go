@@ -65,3 +65,39 @@ func TestModeratorMovesBot(t *testing.T) {
 		}
 	}
 }
+
+// TestNullEndpointThenNewServer: Discord sends VOICE_SERVER_UPDATE with a
+// null endpoint while it allocates a new voice server, then the new one;
+// audio resumes there.
+func TestNullEndpointThenNewServer(t *testing.T) {
+	e, g, ctx := newEnv(t, nil)
+	rec := playing(t, ctx, e, g, writeMedia(t, e, "long.wav", audiotest.Tone(48000, 2, 30, 440, 0.5)))
+	if err := rec.WaitPackets(ctx, 20); err != nil {
+		t.Fatal(err)
+	}
+	old, _ := e.BotSession(ctx)
+	if err := e.Discord.VoiceServerUnavailable(g.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Discord.ChangeVoiceServer(g.ID); err != nil {
+		t.Fatal(err)
+	}
+	poll := time.NewTicker(20 * time.Millisecond)
+	defer poll.Stop()
+	for {
+		moved := false
+		for _, s := range e.Voice.Sessions() {
+			if s.UserID == e.Bot.BotID() && s != old && s.Recorder().Received() > 20 {
+				moved = true
+			}
+		}
+		if moved {
+			break
+		}
+		select {
+		case <-poll.C:
+		case <-ctx.Done():
+			t.Fatal("no audio on a new session after a null endpoint and a new server")
+		}
+	}
+}

@@ -31,18 +31,31 @@ func (e *engine) Open(ctx context.Context, t store.Track, opts player.OpenOption
 	if cfg.Volume == 0 {
 		cfg.Volume = 100 // zero means "default" to audio.Open; muted is set below
 	}
-	tr, err := audio.Open(ctx, src, cfg)
+	// ctx bounds only the opening; an HTTP source reads with the context it
+	// was opened with for as long as it plays, so it gets one that lives
+	// until the stream is closed, cancelled early if ctx ends during Open.
+	life, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, cancel)
+	tr, err := audio.Open(life, src, cfg)
+	if !stop() && err == nil {
+		_ = tr.Close()
+		err = ctx.Err()
+	}
 	if err != nil {
+		cancel()
 		return nil, fmt.Errorf("could not play %q: %w", resolve.SafeTitle(t.Title, 0), err)
 	}
 	if opts.Volume == 0 {
 		_ = tr.SetVolume(0)
 	}
-	return stream{tr}, nil
+	return stream{tr, cancel}, nil
 }
 
-// stream adapts *audio.Track to player.Stream.
-type stream struct{ t *audio.Track }
+// stream adapts *audio.Track to player.Stream; cancel ends its input's context.
+type stream struct {
+	t      *audio.Track
+	cancel context.CancelFunc
+}
 
 func (s stream) NextFrame() ([]byte, bool)    { return s.t.NextFrame() }
 func (s stream) Position() time.Duration      { return s.t.Position() }

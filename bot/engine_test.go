@@ -23,7 +23,7 @@ func openStream(t testing.TB) stream {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = tr.Close() })
-	s := stream{tr}
+	s := stream{t: tr}
 	// Wait (bounded) until read-ahead has frames.
 	deadline := time.Now().Add(10 * time.Second)
 	for tr.Buffered() < 200*time.Millisecond {

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -120,5 +122,23 @@ func TestServeMetrics(t *testing.T) {
 	}
 	if code := <-done; code != 0 {
 		t.Errorf("serve exited %d", code)
+	}
+}
+
+// TestServeSandboxPlayURL plays an http URL in the sandbox and exits 0 at its end.
+func TestServeSandboxPlayURL(t *testing.T) {
+	wav := synth.WAV(synth.Tone(44100, 2, 1.5, 440, 0.5))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "audio/wav")
+		http.ServeContent(w, r, "tone.wav", time.Time{}, bytes.NewReader(wav))
+	}))
+	defer srv.Close()
+	heard := filepath.Join(t.TempDir(), "heard.ogg")
+	code, out, errOut := runCmd("serve", "--sandbox", "--play", srv.URL+"/tone.wav", "--heard", heard)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	if st, err := os.Stat(heard); err != nil || st.Size() < 1000 {
+		t.Errorf("heard file: %v", err)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 
 	"github.com/quaverbot/quaver/bot"
@@ -38,7 +39,14 @@ const (
 	childReadyTag = "QUAVER-E2E-READY"
 )
 
+// quietRedis drops go-redis's own log lines (a dial error per retry while
+// the test's Redis is down); the store reports outages itself.
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}
+
 func TestMain(m *testing.M) {
+	redis.SetLogger(quietRedis{})
 	if os.Getenv(envChild) == "1" {
 		if err := runChild(); err != nil {
 			fmt.Fprintln(os.Stderr, "child bot:", err)

@@ -78,6 +78,10 @@ type Config struct {
 	VoiceJoinTimeout time.Duration
 	// ServerUpdateWait and NullEndpointWait tune the voice client (0: its defaults).
 	ServerUpdateWait time.Duration
+	// NoDAVE turns off DAVE end-to-end encryption on voice connections. Discord
+	// has refused voice connections without DAVE (close code 4017) since March
+	// 2026, so only tests against an old local server set it.
+	NoDAVE bool
 	// OnEvent, when set, also receives every player event (the sandbox prints them).
 	OnEvent func(player.Event)
 	// Logger receives logs (nil: slog.Default()).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/quaverbot/quaver/player"
 	"github.com/quaverbot/quaver/store"
 	"github.com/quaverbot/quaver/voice"
+	"github.com/quaverbot/quaver/voice/dave"
 )
 
 // Errors a join can meet, written for the user who asked for music.
@@ -37,6 +39,7 @@ type guildVoice struct {
 	ready     chan struct{} // closed once session, endpoint and token are known
 	readyDone bool
 	conn      *voice.Conn
+	dave      *dave.Session // nil with Config.NoDAVE
 }
 
 func (g *guildVoice) checkReadyLocked() {
@@ -97,12 +100,29 @@ func (vj *voiceJoiner) Join(ctx context.Context, guildID, channelID string) (pla
 		SessionID: gv.sessionID, Token: gv.token, RootCAs: b.cfg.VoiceRootCAs, Pacer: b.cfg.Pacer,
 		ServerUpdateWait: b.cfg.ServerUpdateWait, Logger: b.log,
 	}
+	if !b.cfg.NoDAVE {
+		// DAVE: the session keeps the call's MLS group over the voice gateway and
+		// encrypts every Opus frame before transport encryption.
+		uid, _ := strconv.ParseUint(b.BotID(), 10, 64)
+		cid, _ := strconv.ParseUint(channelID, 10, 64)
+		gv.dave = dave.NewSession(dave.Config{UserID: uid, ChannelID: cid, Logger: b.log})
+		vc.MaxDAVEProtocolVersion = dave.ProtocolVersion
+		vc.Encryptor, vc.DAVE = gv.dave, gv.dave
+		vc.OnEvent = b.daveOnReconnect(guildID, gv.dave)
+	}
+	sess := gv.dave
 	gv.mu.Unlock()
 	c := voice.New(vc)
 	if err := c.Connect(ctx); err != nil {
 		b.dropVoice(guildID, gv)
 		_ = s.ChannelVoiceJoinManual(guildID, "", false, true)
 		return nil, fmt.Errorf("could not connect to the voice server: %w", err)
+	}
+	if sess != nil {
+		// Send our key package right after Session Description, as Discord expects.
+		if err := sess.Connected(ctx, c); err != nil {
+			b.log.Warn("dave: could not start end-to-end encryption", "guild", guildID, "err", err)
+		}
 	}
 	gv.mu.Lock()
 	gv.conn = c
@@ -117,6 +137,46 @@ func (vj *voiceJoiner) Join(ctx context.Context, guildID, channelID string) (pla
 	}
 	b.updateListeners(s, guildID)
 	return &voiceConn{b: b, s: s, guildID: guildID, gv: gv, c: c}, nil
+}
+
+// daveOnReconnect returns a voice event hook that restarts DAVE after the
+// connection opened a new voice session (Connected is a no-op for a resumed
+// one, which keeps its group; the first Ready, during Join, finds no
+// connection registered yet and is handled by Join itself). The
+// hook must not block, so the key package is sent from a goroutine the bot
+// owns (one per reconnect, bounded by a timeout).
+func (b *Bot) daveOnReconnect(guildID string, sess *dave.Session) func(voice.Event) {
+	return func(ev voice.Event) {
+		if ev.State != voice.StateReady {
+			return
+		}
+		c := b.voiceConn(guildID)
+		if c == nil {
+			return
+		}
+		b.wg.Add(1)
+		go func() {
+			defer b.wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := sess.Connected(ctx, c); err != nil {
+				b.log.Warn("dave: restart after reconnect failed", "guild", guildID, "err", err)
+			}
+		}()
+	}
+}
+
+// voiceConn returns the guild's voice connection, if any.
+func (b *Bot) voiceConn(guildID string) *voice.Conn {
+	b.mu.Lock()
+	gv := b.voices[guildID]
+	b.mu.Unlock()
+	if gv == nil {
+		return nil
+	}
+	gv.mu.Lock()
+	defer gv.mu.Unlock()
+	return gv.conn
 }
 
 // dropVoice forgets gv if it is still the guild's voice presence.
@@ -194,6 +254,11 @@ func (b *Bot) onVoiceState(s *discordgo.Session, e *discordgo.VoiceStateUpdate) 
 	}
 	gv.sessionID = e.SessionID
 	gv.channelID = e.ChannelID
+	if gv.dave != nil && e.ChannelID != "" {
+		// A new channel is a new call: its MLS group is named by the new channel id.
+		cid, _ := strconv.ParseUint(e.ChannelID, 10, 64)
+		gv.dave.SetChannel(cid)
+	}
 	gv.mu.Unlock()
 	c.UpdateState(e.SessionID, e.ChannelID)
 	if e.ChannelID == "" {

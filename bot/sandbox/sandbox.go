@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -51,6 +52,9 @@ type Options struct {
 	Shards int
 	// DiscardPayloads makes the voice server keep only packet statistics (load runs).
 	DiscardPayloads bool
+	// DAVE makes the voice server require DAVE end-to-end encryption, as
+	// Discord does, with the listener as a group member (one guild only).
+	DAVE bool
 	// Log receives one line per step (nil: discarded).
 	Log io.Writer
 	// Logger receives the components' logs (nil: discarded).
@@ -64,8 +68,10 @@ type Guild struct {
 
 // Env is a running sandbox.
 type Env struct {
-	Discord  *discordtest.Server
-	Voice    *voicetest.Server
+	Discord *discordtest.Server
+	Voice   *voicetest.Server
+	// DAVE is the voice server's DAVE role (nil unless Options.DAVE).
+	DAVE     *voicetest.DAVE
 	Bot      *bot.Bot
 	Store    *store.Store
 	Pacer    *pacer.Pacer
@@ -105,12 +111,7 @@ func Start(ctx context.Context, o Options) (_ *Env, err error) {
 			return nil, err
 		}
 	}
-	if e.Voice, err = voicetest.New(voicetest.Config{DiscardPayloads: o.DiscardPayloads, UDPReaders: 2}); err != nil {
-		return nil, fmt.Errorf("sandbox: voice server: %w", err)
-	}
-	e.closer = append(e.closer, e.Voice.Close)
-	e.step("local voice server listening on %s", e.Voice.Endpoint())
-	e.Discord = discordtest.New(discordtest.Config{Addr: "127.0.0.1:0", BotName: "Quaver", Voice: e.Voice, Shards: max(o.Shards, 1),
+	e.Discord = discordtest.New(discordtest.Config{Addr: "127.0.0.1:0", BotName: "Quaver", Shards: max(o.Shards, 1),
 		InteractionTimeout: 10 * time.Second, RateLimit: 1000, RateLimitWindow: time.Second})
 	if err := e.Discord.Start(); err != nil {
 		return nil, fmt.Errorf("sandbox: local Discord: %w", err)
@@ -132,6 +133,30 @@ func Start(ctx context.Context, o Options) (_ *Env, err error) {
 		e.Guilds = append(e.Guilds, g)
 	}
 	e.step("scripted %d guild(s), each with #music, a voice channel \"Lounge\" and a listener", len(e.Guilds))
+	vcfg := voicetest.Config{DiscardPayloads: o.DiscardPayloads, UDPReaders: 2}
+	if o.DAVE {
+		if len(e.Guilds) != 1 {
+			return nil, errors.New("sandbox: DAVE is played for one guild's call only")
+		}
+		g := e.Guilds[0]
+		cid, _ := strconv.ParseUint(g.VoiceID, 10, 64)
+		lid, _ := strconv.ParseUint(g.ListenerID, 10, 64)
+		// As Discord does since March 2026: DAVE required (4017 otherwise), and
+		// the listener is a group member that decrypts what it hears.
+		if e.DAVE, err = voicetest.NewDAVE(voicetest.DAVEConfig{ChannelID: cid, ListenerUserID: lid, Require: true, Logger: logger}); err != nil {
+			return nil, err
+		}
+		vcfg.DAVE = e.DAVE
+	}
+	if e.Voice, err = voicetest.New(vcfg); err != nil {
+		return nil, fmt.Errorf("sandbox: voice server: %w", err)
+	}
+	e.closer = append(e.closer, e.Voice.Close)
+	if e.DAVE != nil {
+		e.DAVE.Attach(e.Voice)
+	}
+	e.Discord.SetVoiceBackend(e.Voice)
+	e.step("local voice server listening on %s (DAVE required: %v)", e.Voice.Endpoint(), o.DAVE)
 
 	e.Store = o.Store
 	if e.Store == nil {
@@ -187,6 +212,22 @@ func Start(ctx context.Context, o Options) (_ *Env, err error) {
 	e.closer = append(e.closer, e.Bot.Close)
 	e.step("bot connected to the local Discord and registered its slash commands")
 	return e, nil
+}
+
+// decryptHeard returns pkts with each payload decrypted by the listener's DAVE
+// member; silence frames pass through as they were sent.
+func (e *Env) decryptHeard(pkts []voicetest.Packet) ([]voicetest.Packet, error) {
+	botID, _ := strconv.ParseUint(e.Bot.BotID(), 10, 64)
+	out := make([]voicetest.Packet, len(pkts))
+	for i, p := range pkts {
+		plain, err := e.DAVE.Listener().DecryptFrame(botID, nil, p.Opus)
+		if err != nil {
+			return nil, fmt.Errorf("sandbox: the listener could not decrypt packet %d: %w", i, err)
+		}
+		p.Opus = plain
+		out[i] = p
+	}
+	return out, nil
 }
 
 func (e *Env) step(format string, args ...any) {
@@ -318,6 +359,7 @@ func Run(ctx context.Context, o RunOptions) error {
 			o.MediaDir, query = filepath.Dir(abs), "file:"+filepath.Base(abs)
 		}
 	}
+	o.Options.DAVE = true // the sandbox behaves like Discord: DAVE required
 	e, err := Start(ctx, o.Options)
 	if err != nil {
 		return err
@@ -385,6 +427,13 @@ wait:
 		}
 	}
 	pkts := rec.Packets()
+	if e.DAVE != nil {
+		// What the listener hears is what its DAVE member decrypts.
+		if pkts, err = e.decryptHeard(pkts); err != nil {
+			return err
+		}
+		e.step("the listener decrypted every frame end to end (DAVE epoch %d)", e.DAVE.Epoch())
+	}
 	if err := WriteHeard(o.HeardPath, pkts); err != nil {
 		return err
 	}

@@ -601,3 +601,12 @@ func (s *Session) Members() []uint64 {
 	}
 	return out
 }
+
+// SetChannel changes the voice channel whose id names the MLS group this
+// session creates from now on: a move to another channel starts a new voice
+// session and so a new group (the current one ends with the old session).
+func (s *Session) SetChannel(channelID uint64) {
+	s.mu.Lock()
+	s.cfg.ChannelID = channelID
+	s.mu.Unlock()
+}

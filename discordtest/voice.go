@@ -163,8 +163,17 @@ func (s *Server) botVoiceUpdateLocked(c *conn, d voiceStateData) {
 		s.log.Debug("discordtest: op 4 ignored", "channel", ch.ID, "err", err)
 		return
 	}
-	fresh := g.voice[botID] == nil
+	old := g.voice[botID]
+	fresh := old == nil
+	if old != nil && old.owner != sess {
+		// A new gateway session (the bot restarted, perhaps after a crash that
+		// left its voice state behind) opens a new voice session: new id, and a
+		// VOICE_SERVER_UPDATE with fresh credentials.
+		old.SessionID = newSessionID()
+		fresh = true
+	}
 	vs := s.setVoiceLocked(g, botID, ch, d.SelfMute, d.SelfDeaf)
+	vs.owner = sess
 	if !fresh {
 		return
 	}

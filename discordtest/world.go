@@ -103,6 +103,9 @@ type voiceState struct {
 	SelfMute, SelfDeaf           bool
 	Suppress                     bool
 	RequestToSpeak               *time.Time
+	// owner is the bot's gateway session that joined (nil for scripted users):
+	// Discord ties a voice session to the gateway session that opened it.
+	owner *session
 }
 
 type guild struct {

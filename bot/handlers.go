@@ -346,6 +346,9 @@ func userMessage(err error) string {
 		return "Nothing found for that search: try other words or paste a link."
 	case errors.Is(err, resolve.ErrSearchUnsupported):
 		return "Searching needs yt-dlp on the bot's machine: paste a direct link instead."
+	case errors.Is(err, store.ErrUnavailable):
+		// Never show connection details (hosts, users, databases) to users.
+		return "The bot's database is temporarily unavailable, so this was not saved: try again in a minute. Playback is not affected."
 	}
 	msg := err.Error()
 	if len(msg) > 1500 {

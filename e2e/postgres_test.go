@@ -113,6 +113,11 @@ func TestPostgresUnreachable(t *testing.T) {
 	if em.Color != errorColor || !strings.Contains(strings.ToLower(em.Description), "temporarily unavailable") {
 		t.Errorf("/settings while PostgreSQL is unreachable: %q (color %#x), want an error saying it is temporary", em.Description, em.Color)
 	}
+	for _, leak := range []string{"postgres", "127.0.0.1", "dial", "quaver_e2e"} {
+		if strings.Contains(strings.ToLower(em.Description), leak) {
+			t.Errorf("the error shown to users leaks %q: %q", leak, em.Description)
+		}
+	}
 	view := reply("settings")
 	t.Logf("/settings (view only) while PostgreSQL is unreachable: color %#x, %q, fields %d", view.Color, view.Description, len(view.Fields))
 	// Playback goes on: 3 s more audio arrive while the database is gone.

@@ -128,7 +128,7 @@ func newPipeline(info Info, closer io.Closer, pkt packetDemuxer, pcm pcmDecoder,
 		closer: closer,
 		pkt:    pkt,
 		pcm:    pcm,
-		vol:    effects.NewVolume(100),
+		vol:    effects.NewVolume(cfg.Volume), // validated by Config; starts at that gain without a ramp
 		eq:     effects.NewEqualizer(),
 		cfg:    cfg,
 		fifo:   make([]float32, 0, fifoCap),
@@ -146,7 +146,6 @@ func newPipeline(info Info, closer io.Closer, pkt packetDemuxer, pcm pcmDecoder,
 	if err := p.eq.Set(cfg.Equalizer); err != nil {
 		return nil, err
 	}
-	p.vol.Reset()
 	if pkt != nil {
 		p.decoded = make([]float32, opus.MaxFrameSamples*2)
 		// Read the first packet now: it tells whether pass-through is possible.

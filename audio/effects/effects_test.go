@@ -166,3 +166,22 @@ func TestEqualizerFlatIsInactive(t *testing.T) {
 		t.Fatal("still active after returning to flat")
 	}
 }
+
+// TestVolumeRampSurvivesReset: the engine resets effects when it repositions to
+// apply a change at once; the change must still ramp from the gain heard last.
+func TestVolumeRampSurvivesReset(t *testing.T) {
+	v := NewVolume(100)
+	_ = v.Set(10)
+	v.Reset()
+	buf := make([]float32, 1920)
+	for i := range buf {
+		buf[i] = 0.5
+	}
+	v.Process(buf)
+	if first := buf[0]; first < 0.45 {
+		t.Fatalf("first sample after Set+Reset is %.3f: the gain jumped instead of ramping from 0.5", first)
+	}
+	if last := buf[len(buf)-1]; math.Abs(float64(last)-0.05) > 0.001 {
+		t.Fatalf("ramp ends at %.4f, want 0.05", last)
+	}
+}

@@ -33,8 +33,10 @@ func (v *Volume) Percent() int { return int(v.target.Load()) }
 // Active reports whether the volume differs from 100 % or is still ramping.
 func (v *Volume) Active() bool { return v.target.Load() != 100 || v.current != 1 }
 
-// Reset jumps to the target gain without a ramp.
-func (v *Volume) Reset() { v.current = float32(v.target.Load()) / 100 }
+// Reset keeps the gain in effect: a volume has no filter history, and a change
+// pending when the engine repositions (a Track re-seeks to apply a change at
+// once) must still be ramped, or the first frame after it would click.
+func (v *Volume) Reset() {}
 
 // Process applies the gain, ramping from the previous gain to the target over the frame.
 func (v *Volume) Process(buf []float32) {

@@ -9,10 +9,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -51,6 +53,9 @@ type Config struct {
 	HandshakeTimeout time.Duration
 	// Logger receives progress (nil: discard).
 	Logger *slog.Logger
+	// CPUProfile, when set, receives a pprof CPU profile of the measured
+	// window (not of the handshakes).
+	CPUProfile io.Writer
 }
 
 // Result holds the figures of one run. CPU and RSS include the in-process
@@ -266,6 +271,11 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	// Measure from the moment every connection has a source.
 	p.ResetLateness()
+	if cfg.CPUProfile != nil {
+		if err := pprof.StartCPUProfile(cfg.CPUProfile); err != nil {
+			return Result{}, fmt.Errorf("voiceload: cpu profile: %w", err)
+		}
+	}
 	cpu0 := cpuTime()
 	start := time.Now()
 	for _, c := range conns {
@@ -284,6 +294,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	cpu := cpuTime() - cpu0
 	wall := time.Since(start)
+	if cfg.CPUProfile != nil {
+		pprof.StopCPUProfile()
+	}
 	lat := p.Lateness()
 	rss1 := rssKB()
 	for _, c := range conns {

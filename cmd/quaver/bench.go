@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/quaverbot/quaver/bench/voiceload"
@@ -23,6 +24,7 @@ type benchVoiceOptions struct {
 	duration time.Duration
 	mode     string
 	json     bool
+	profile  string
 }
 
 func benchVoiceFlags(fs *flag.FlagSet) *benchVoiceOptions {
@@ -31,6 +33,7 @@ func benchVoiceFlags(fs *flag.FlagSet) *benchVoiceOptions {
 	fs.DurationVar(&o.duration, "duration", 20*time.Second, "how long every connection streams")
 	fs.StringVar(&o.mode, "mode", voiceload.ModePassthrough, "passthrough (pre-encoded Opus) or transcode (libopus per frame)")
 	fs.BoolVar(&o.json, "json", false, "print the result as JSON")
+	fs.StringVar(&o.profile, "cpuprofile", "", "write a pprof CPU profile of the measured window to this file")
 	return o
 }
 
@@ -54,7 +57,16 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if o.mode != voiceload.ModePassthrough && o.mode != voiceload.ModeTranscode {
 		return fmt.Errorf("--mode must be %s or %s", voiceload.ModePassthrough, voiceload.ModeTranscode)
 	}
-	res, err := voiceload.Run(ctx, voiceload.Config{N: o.n, Duration: o.duration, Mode: o.mode, Logger: slog.Default()})
+	cfg := voiceload.Config{N: o.n, Duration: o.duration, Mode: o.mode, Logger: slog.Default()}
+	if o.profile != "" {
+		f, err := os.Create(o.profile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		cfg.CPUProfile = f
+	}
+	res, err := voiceload.Run(ctx, cfg)
 	if err != nil {
 		return err
 	}

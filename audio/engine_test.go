@@ -487,3 +487,43 @@ func TestNoAllocsPerFrame(t *testing.T) {
 		})
 	}
 }
+
+// TestWebMDiscardPadding: a WebM Opus file whose length is not a whole number
+// of 20 ms packets plays exactly as long as ffmpeg decodes it, whether its
+// packets pass through (the last one whole, trimmed by the Ogg end granule)
+// or are decoded and re-encoded (the padding never reaches the encoder), and
+// probe reports that length.
+func TestWebMDiscardPadding(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "a.webm")
+	audiotest.Ffmpeg(t, "-f", "lavfi", "-i", "aevalsrc=0.4*sin(2*PI*(200+300*t)*t):s=48000:d=1.013",
+		"-ac", "2", "-c:a", "libopus", "-b:a", "96k", in)
+	want := int64(audiotest.Decode(t, in, 48000, 2).Frames())
+	for _, tc := range []struct {
+		name string
+		vol  int
+		pass bool
+	}{
+		{"passthrough", 100, true},
+		{"transcode", 50, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.Volume = tc.vol
+			out, p := transcodeFile(t, in, cfg)
+			if p.Passing() != tc.pass {
+				t.Fatalf("passing %v, want %v", p.Passing(), tc.pass)
+			}
+			got := int64(-1)
+			if d := p.Info().DurationMS; d != nil {
+				got = *d
+			}
+			if got != want*1000/48000 {
+				t.Errorf("probe duration %d ms, ffmpeg decodes %d ms", got, want*1000/48000)
+			}
+			if got := int64(audiotest.Decode(t, out, 48000, 2).Frames()); got != want {
+				t.Errorf("output decodes to %d samples, the input to %d", got, want)
+			}
+		})
+	}
+}

@@ -24,6 +24,16 @@ type packetDemuxer interface {
 	SeekSample(s int64) (int64, error)
 }
 
+// paddedDemuxer is a packetDemuxer whose container declares padding at the
+// end of a packet (WebM DiscardPadding). The padding is decoded but never
+// played; pass-through still sends the packet whole, as clients decode whole
+// packets.
+type paddedDemuxer interface {
+	// DiscardPadding is the number of 48 kHz samples to drop from the end of
+	// the packet ReadPacket last returned.
+	DiscardPadding() int
+}
+
 // pcmDecoder is what the PCM decoders (MP3, FLAC, WAV) offer.
 type pcmDecoder interface {
 	// ReadPCM fills dst with interleaved samples in [-1, 1]; io.EOF at the end.
@@ -56,6 +66,7 @@ type rawPacket struct {
 	n       int
 	start   int64 // first sample in the packet timeline (48 kHz, pre-skip included)
 	samples int
+	trim    int // samples at the end that are padding (decoded, then dropped)
 }
 
 // Pipeline turns one opened input into 20 ms Opus frames, synchronously: each
@@ -67,8 +78,9 @@ type Pipeline struct {
 	info   Info
 	closer io.Closer
 
-	pkt packetDemuxer // Opus input, or nil
-	pcm pcmDecoder    // PCM input, or nil
+	pkt    packetDemuxer // Opus input, or nil
+	padded paddedDemuxer // pkt, when its container declares end padding
+	pcm    pcmDecoder    // PCM input, or nil
 
 	vol   *effects.Volume
 	eq    *effects.Equalizer
@@ -137,6 +149,7 @@ func newPipeline(info Info, closer io.Closer, pkt packetDemuxer, pcm pcmDecoder,
 	p.chain = effects.Chain{p.eq, p.vol}
 	if pkt != nil {
 		p.fill = p.fillFromPackets
+		p.padded, _ = pkt.(paddedDemuxer)
 	} else {
 		p.fill = p.fillFromPCM
 	}
@@ -276,6 +289,10 @@ func (p *Pipeline) readPacket() error {
 	r.n = copy(r.buf[:], b)
 	r.start = p.pktPos
 	r.samples = n
+	r.trim = 0
+	if p.padded != nil {
+		r.trim = p.padded.DiscardPadding()
+	}
 	p.pktPos += int64(n)
 	return nil
 }
@@ -409,6 +426,9 @@ func (p *Pipeline) fillFromPackets() (bool, error) {
 			return false, err
 		}
 	}
+	if r.trim > 0 && r.trim < n {
+		n -= r.trim // the container's padding past the real end
+	}
 	p.pushDecoded(p.decoded[:n*2])
 	return true, nil
 }
@@ -512,9 +532,13 @@ func (p *Pipeline) OggLayout() (preSkip int, endGranule int64) {
 }
 
 // clampEnd trims endPos to the container's declared duration, which excludes
-// the padding of the last packet.
+// the padding of the last packet. A last packet with declared padding already
+// ends exactly where the audio does.
 func (p *Pipeline) clampEnd() {
 	if p.pkt == nil {
+		return
+	}
+	if p.rawLen > 0 && p.newest().trim > 0 {
 		return
 	}
 	if d := p.pkt.Duration(); d >= 0 {
@@ -632,6 +656,9 @@ func (p *Pipeline) Seek(d time.Duration) error {
 					if errors.Is(err, io.EOF) {
 						p.pos = p.pktPos
 						p.endPos = p.pktPos
+						if p.rawLen > 0 {
+							p.endPos -= int64(p.newest().trim)
+						}
 						return nil
 					}
 					return err
@@ -688,6 +715,9 @@ func (p *Pipeline) endErr(err error) error {
 	}
 	if errors.Is(err, io.EOF) && p.endPos < 0 {
 		p.endPos = p.pktPos
+		if p.rawLen > 0 {
+			p.endPos -= int64(p.newest().trim)
+		}
 		p.clampEnd()
 	}
 	return err

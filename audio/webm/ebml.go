@@ -36,6 +36,7 @@ const (
 	idSimpleBlock        = 0xA3
 	idBlockGroup         = 0xA0
 	idBlock              = 0xA1
+	idDiscardPadding     = 0x75A2
 	idCues               = 0x1C53BB6B
 	idCuePoint           = 0xBB
 	idCueTime            = 0xB3
@@ -145,6 +146,19 @@ func readUint(b []byte) (uint64, error) {
 		v = v<<8 | uint64(c)
 	}
 	return v, nil
+}
+
+// readInt decodes an EBML signed integer (0..8 bytes, big-endian, two's
+// complement); longer data reads as 0.
+func readInt(b []byte) int64 {
+	if len(b) == 0 || len(b) > 8 {
+		return 0
+	}
+	v := int64(int8(b[0]))
+	for _, c := range b[1:] {
+		v = v<<8 | int64(c)
+	}
+	return v
 }
 
 // readFloat decodes an EBML float (0, 4 or 8 bytes).

@@ -22,6 +22,7 @@ const (
 	maxCuesElem   = 16 << 20 // Cues (about 20 bytes per cue point)
 	maxBlock      = 1 << 20  // one SimpleBlock/Block; Opus frames are a few KB
 	maxLaced      = 256      // frames in one laced block (count is one byte + 1)
+	maxGroupExtra = 1 << 10  // BlockGroup children besides the Block (DiscardPadding, references)
 	maxTopLevel   = 1 << 16  // elements examined before the first Cluster
 )
 
@@ -102,22 +103,63 @@ type OpusReader struct {
 	block        []byte
 	lace         [maxLaced][2]int // offsets and ends of the frames of the current block
 	nLace, iLace int
-	blockTime    int64 // start of the current block's first frame, raw 48 kHz samples
-	stamp        int64 // the current block's own timestamp, raw 48 kHz samples
-	nextTime     int64 // where the next block should start if the stream is continuous
-	anchored     bool  // nextTime is valid
-	ready        bool  // lace[iLace-1] is a packet held back by SeekSample
+	blockTime    int64  // start of the current block's first frame, raw 48 kHz samples
+	stamp        int64  // the current block's own timestamp, raw 48 kHz samples
+	padding      int    // DiscardPadding of the current block, 48 kHz samples (0 when none)
+	group        []byte // a BlockGroup's body, read whole to find its DiscardPadding
+	exactEnd     int64  // raw end of the last packet after its DiscardPadding, from the tail scan; -1 when unknown
+	nextTime     int64  // where the next block should start if the stream is continuous
+	anchored     bool   // nextTime is valid
+	ready        bool   // lace[iLace-1] is a packet held back by SeekSample
 	eof          bool
 }
 
 // NewOpusReader parses the headers of a WebM/Matroska file up to its first
 // Cluster. A non-Opus first audio track gets an *UnsupportedCodecError.
 func NewOpusReader(r io.Reader) (*OpusReader, error) {
-	wr := &OpusReader{br: newByteReader(r), scale: 1000000, cuesPos: -1, block: make([]byte, 0, 4096)}
+	wr := &OpusReader{br: newByteReader(r), scale: 1000000, cuesPos: -1, block: make([]byte, 0, 4096), exactEnd: -1}
 	if err := wr.readHeaders(); err != nil {
 		return nil, err
 	}
+	if wr.br.seeker != nil {
+		if err := wr.scanEnd(); err != nil {
+			return nil, err
+		}
+	}
 	return wr, nil
+}
+
+// scanEnd reads the blocks after the last cue point (usually the last
+// Cluster) to find where the audio really ends: the last packet's end minus
+// its DiscardPadding. It leaves the reader at the first Cluster. Without
+// Cues it does nothing (Duration falls back to the Segment Info).
+func (wr *OpusReader) scanEnd() error {
+	if wr.cuesPos < 0 && len(wr.cues) == 0 {
+		return nil // no Cues: nothing to read, nothing moved
+	}
+	wr.loadCues()
+	if len(wr.cues) > 0 && wr.br.seek(wr.segStart+wr.cues[len(wr.cues)-1].pos) == nil {
+		end := int64(-1)
+		for {
+			_, err := wr.ReadPacket()
+			if err != nil {
+				if err != io.EOF {
+					end = -1 // damage or a read error: keep the Segment Info's duration
+				}
+				break
+			}
+			if wr.iLace == wr.nLace {
+				end = wr.frameStart(wr.nLace) - int64(wr.DiscardPadding())
+			}
+		}
+		wr.exactEnd = end
+	}
+	if err := wr.br.seek(wr.firstCluster); err != nil {
+		return err
+	}
+	wr.nLace, wr.iLace, wr.ready, wr.eof, wr.anchored = 0, 0, false, false, false
+	wr.clusterTime, wr.padding = 0, 0
+	return nil
 }
 
 // readBody reads an element's data of size bytes, at most limit.
@@ -435,9 +477,14 @@ func (wr *OpusReader) InputSampleRate() int { return wr.inputRate }
 // audio a decoder should decode and discard before a seek target.
 func (wr *OpusReader) SeekPreRoll() int { return int(wr.seekPreRoll * 48000 / 1e9) }
 
-// Duration returns the playable length in 48 kHz samples from the Segment
-// Info (within a frame of the exact length), or -1 when unknown (live).
+// Duration returns the playable length in 48 kHz samples, or -1 when unknown
+// (live). On a seekable file with Cues it is where the last packet ends after
+// its DiscardPadding (within a millisecond: block timestamps are rounded);
+// otherwise it comes from the Segment Info (within a frame of the exact length).
 func (wr *OpusReader) Duration() int64 {
+	if wr.exactEnd >= 0 {
+		return max(0, wr.exactEnd-int64(wr.head.PreSkip))
+	}
 	if wr.infoDur <= 0 {
 		return -1
 	}
@@ -479,6 +526,23 @@ func (wr *OpusReader) ReadPacket() ([]byte, error) {
 	}
 }
 
+// DiscardPadding returns how many 48 kHz samples at the end of the packet
+// that ReadPacket last returned are padding, to be dropped after decoding
+// (Matroska DiscardPadding, in a BlockGroup; it trims the end of the block,
+// which is its last frame). It is 0 for every other packet; a negative
+// DiscardPadding (padding at the start) is not honoured.
+func (wr *OpusReader) DiscardPadding() int {
+	if wr.padding == 0 || wr.ready || wr.nLace == 0 || wr.iLace != wr.nLace {
+		return 0
+	}
+	f := wr.lace[wr.nLace-1]
+	n, err := ogg.PacketSamples(wr.block[f[0]:f[1]])
+	if err != nil {
+		return 0
+	}
+	return min(wr.padding, n)
+}
+
 // nextBlock reads elements until a block of our track, and splits its frames.
 func (wr *OpusReader) nextBlock() error {
 	for {
@@ -493,8 +557,23 @@ func (wr *OpusReader) nextBlock() error {
 			return err
 		}
 		switch id {
-		case idCluster, idBlockGroup:
-			continue // descend: their children follow
+		case idCluster:
+			continue // descend: its children follow
+		case idBlockGroup:
+			if size == unknownSize || size > maxBlock+maxGroupExtra {
+				continue // descend: its children follow (a DiscardPadding among them is skipped)
+			}
+			ok, err := wr.readGroup(size)
+			if err == errBadBlock {
+				continue // a damaged block: drop it
+			}
+			if err != nil {
+				return err
+			}
+			if ok {
+				wr.placeBlock()
+				return nil
+			}
 		case idEBML, idSegment:
 			return io.EOF // a following (chained) stream is not ours
 		case idTimecode:
@@ -572,6 +651,49 @@ func (wr *OpusReader) resync() error {
 
 var errBadBlock = errors.New("webm: malformed block")
 
+// readGroup reads a BlockGroup of size bytes whole, splits its Block and
+// notes its DiscardPadding (which Matroska places after the Block). It
+// reports whether the block belongs to our track.
+func (wr *OpusReader) readGroup(size int64) (bool, error) {
+	if cap(wr.group) < int(size) {
+		wr.group = make([]byte, size, max(int(size), 2*cap(wr.group)))
+	}
+	g := wr.group[:size]
+	if err := wr.br.read(g); err != nil {
+		return false, err
+	}
+	var blk []byte
+	var pad int64
+	for len(g) > 0 {
+		id, n, err := parseID(g)
+		if err != nil {
+			return false, errBadBlock
+		}
+		sz, m, err := parseSize(g[n:])
+		if err != nil || sz == unknownSize || sz > int64(len(g)-n-m) {
+			return false, errBadBlock
+		}
+		d := g[n+m : n+m+int(sz)]
+		switch id {
+		case idBlock:
+			blk = d
+		case idDiscardPadding:
+			pad = readInt(d)
+		}
+		g = g[n+m+int(sz):]
+	}
+	if len(blk) < 4 || len(blk) > maxBlock {
+		return false, errBadBlock
+	}
+	wr.block = append(wr.block[:0], blk...)
+	ok, err := wr.splitBlock()
+	if ok && pad > 0 {
+		// Nanoseconds to 48 kHz samples, rounded; no packet is longer than 120 ms.
+		wr.padding = int((min(pad, 1e9)*48000 + 5e8) / 1e9)
+	}
+	return ok, err
+}
+
 // splitBlock parses the block header and lacing (Matroska §10.2–10.3). It
 // reports whether the block belongs to our track.
 func (wr *OpusReader) splitBlock() (bool, error) {
@@ -590,7 +712,7 @@ func (wr *OpusReader) splitBlock() (bool, error) {
 	wr.stamp = wr.ticksToSamples(wr.clusterTime + rel)
 	flags := b[n+2]
 	p := n + 3
-	wr.iLace, wr.nLace = 0, 0
+	wr.iLace, wr.nLace, wr.padding = 0, 0, 0
 
 	lacing := flags >> 1 & 3
 	if lacing == 0 {

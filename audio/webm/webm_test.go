@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/quaverbot/quaver/audio/audiotest"
 	"github.com/quaverbot/quaver/audio/ogg"
 	"github.com/quaverbot/quaver/internal/testenv"
 )
@@ -220,10 +221,9 @@ func TestSeekWithCues(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		extra []string
-		front bool
 	}{
-		{"cues at end", nil, false},
-		{"cues before clusters", []string{"-cues_to_front", "1"}, true}, // like YouTube's DASH files
+		{"cues at end", nil},
+		{"cues before clusters", []string{"-cues_to_front", "1"}}, // like YouTube's DASH files
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path, data := opusWebM(t, "8", "webm", append([]string{"-cluster_time_limit", "500"}, tc.extra...)...)
@@ -231,8 +231,10 @@ func TestSeekWithCues(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r.cuesLoaded != tc.front {
-				t.Errorf("cues read at open: %v, want %v", r.cuesLoaded, tc.front)
+			// Open reads the Cues wherever they are: the last cue point leads
+			// to the last Cluster, whose DiscardPadding gives the exact end.
+			if !r.cuesLoaded {
+				t.Error("cues not read at open")
 			}
 			checkSeeks(t, r, ffprobeStarts(t, path), []int64{0, 1, 311, 960, 47999, 48000, 123456, 200000, 300001, 383000, 5})
 			if len(r.cues) < 10 {
@@ -489,17 +491,75 @@ func FuzzOpusReader(f *testing.F) {
 		simpleBlock(1, 0, 0x80, pkt(1, 20)...), simpleBlock(1, 20, 0x82, 1, 3, pkt(2, 3)[0], 2, 2, 2, 2)))...))
 	f.Add(append(bytes.Clone(ebmlHdr), unknownElem(idSegment, tracksOnly(), unknownElem(idCluster, uintElem(idTimecode, 7),
 		simpleBlock(1, 0, 0x86, 1, 0x82, pkt(1, 5)[0], 1, 1, 1, 0xfc, 9)))...))
+	// A BlockGroup whose DiscardPadding (2 ms, after the Block) trims its last frame.
+	f.Add(append(bytes.Clone(ebmlHdr), elem(idSegment, tracksOnly(), elem(idCluster, uintElem(idTimecode, 0),
+		simpleBlock(1, 0, 0x80, pkt(1, 20)...),
+		elem(idBlockGroup, elem(idBlock, append([]byte{0x81, 0, 20, 0}, pkt(2, 9)...)), elem(idDiscardPadding, []byte{0x1e, 0x84, 0x80}))))...))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := NewOpusReader(bytes.NewReader(data))
 		if err != nil {
 			return
 		}
 		for range 500 {
-			if _, err := r.ReadPacket(); err != nil {
+			p, err := r.ReadPacket()
+			if err != nil {
 				break
+			}
+			if n, _ := ogg.PacketSamples(p); r.DiscardPadding() < 0 || r.DiscardPadding() > n {
+				t.Fatalf("DiscardPadding %d for a packet of %d samples", r.DiscardPadding(), n)
 			}
 		}
 		r.SeekSample(1000)
 		r.ReadPacket()
 	})
+}
+
+// TestDiscardPadding: ffmpeg marks the padding of the last Opus packet with
+// DiscardPadding when the length is not a whole number of packets; the
+// reader reports it for that packet only, and Duration ends where ffmpeg's
+// own decoding of the file ends.
+func TestDiscardPadding(t *testing.T) {
+	for _, tc := range []struct {
+		name, seconds, format string
+		extra                 []string
+	}{
+		{"webm 1.013 s", "1.013", "webm", nil},
+		{"webm 2.517 s small clusters", "2.517", "webm", []string{"-cluster_time_limit", "300"}},
+		{"matroska 1.013 s 60ms", "1.013", "matroska", []string{"-frame_duration", "60"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path, data := opusWebM(t, tc.seconds, tc.format, tc.extra...)
+			want := int64(audiotest.Decode(t, path, 48000, 2).Frames())
+			r, err := NewOpusReader(bytes.NewReader(data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var total, pad int64
+			for i := 0; ; i++ {
+				p, err := r.ReadPacket()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				n, _ := ogg.PacketSamples(p)
+				total += int64(n)
+				if pad != 0 {
+					t.Fatalf("packet %d follows the padded packet", i)
+				}
+				pad = int64(r.DiscardPadding())
+			}
+			if pad <= 0 {
+				t.Fatal("the last packet has no DiscardPadding: ffmpeg did not write it")
+			}
+			if got := total - int64(r.PreSkip()) - pad; got != want {
+				t.Errorf("packets minus pre-skip and padding: %d samples, ffmpeg decodes %d", got, want)
+			}
+			// Block timestamps are whole milliseconds: Duration is exact to 1 ms.
+			if d := r.Duration(); d < want-48 || d > want+48 {
+				t.Errorf("Duration %d samples, ffmpeg decodes %d", d, want)
+			}
+		})
+	}
 }

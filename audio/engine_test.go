@@ -377,23 +377,32 @@ func TestTrackReadAhead(t *testing.T) {
 			t.Fatal("track never ended")
 		default:
 			// Let the producer run: wait until it has buffered something or finished.
-			waitBuffered(tr)
+			waitBuffered(t, tr)
 		}
 	}
 }
 
-func waitBuffered(tr *Track) {
-	tr.mu.Lock()
-	for tr.count == 0 && !tr.finished && !tr.closed {
+// waitBuffered waits until tr has a frame buffered or its producer has
+// stopped, woken by the producer's ready token; it fails t after a deadline.
+func waitBuffered(t *testing.T, tr *Track) {
+	t.Helper()
+	deadline := time.NewTimer(10 * time.Second)
+	defer deadline.Stop()
+	for {
+		tr.mu.Lock()
+		ok := tr.count > 0 || tr.finished || tr.closed
 		tr.mu.Unlock()
+		if ok {
+			return
+		}
 		select {
+		case <-tr.ready:
 		case <-tr.done:
 			return
-		case <-time.After(time.Millisecond):
+		case <-deadline.C:
+			t.Fatal("no frame buffered within 10 s")
 		}
-		tr.mu.Lock()
 	}
-	tr.mu.Unlock()
 }
 
 func TestTrackSeekAndClose(t *testing.T) {
@@ -406,7 +415,7 @@ func TestTrackSeekAndClose(t *testing.T) {
 	if err := tr.Seek(3 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	waitBuffered(tr)
+	waitBuffered(t, tr)
 	if _, ok := tr.NextFrame(); !ok {
 		t.Fatal("no frame after seek")
 	}

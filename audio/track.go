@@ -33,6 +33,7 @@ type Track struct {
 	closed   bool
 	doneOnce sync.Once
 	done     chan struct{}
+	ready    chan struct{}       // gets a token (never blocking) when a frame is buffered or production stops
 	out      [MaxFrameBytes]byte // NextFrame's result, valid until the next call
 	underrun int64
 
@@ -73,7 +74,7 @@ func OpenReader(r io.Reader, cfg Config) (*Track, error) {
 // Track owns p from now on; Close stops the producer and closes p.
 func NewTrack(p *Pipeline, readAhead time.Duration) *Track {
 	n := max(int(readAhead/(20*time.Millisecond)), 2)
-	t := &Track{p: p, ring: make([]trackFrame, n), done: make(chan struct{}), playPos: p.Position()}
+	t := &Track{p: p, ring: make([]trackFrame, n), done: make(chan struct{}), ready: make(chan struct{}, 1), playPos: p.Position()}
 	t.cond = sync.NewCond(&t.mu)
 	t.wg.Add(1)
 	go t.produce()
@@ -260,6 +261,15 @@ func (t *Track) produce() {
 			t.count++
 		}
 		t.mu.Unlock()
+		t.notify()
+	}
+}
+
+// notify leaves a token in ready for whoever waits for frames, without blocking.
+func (t *Track) notify() {
+	select {
+	case t.ready <- struct{}{}:
+	default:
 	}
 }
 
@@ -270,4 +280,5 @@ func (t *Track) finish(gen uint64, err error) {
 		t.err = err
 	}
 	t.mu.Unlock()
+	t.notify()
 }

@@ -62,7 +62,8 @@ const (
 
 var (
 	errNotWAVE   = errors.New("wav: not a RIFF/WAVE file")
-	errNoFmt     = errors.New("wav: no fmt chunk before the data chunk")
+	errNoFmt     = errors.New("wav: no fmt chunk")
+	errFmtLate   = errors.New("wav: the fmt chunk comes after the data chunk; reading such a file needs a seekable input (a file or an HTTP server with Range requests), not a stream")
 	errNoData    = errors.New("wav: no data chunk")
 	errNoDS64    = errors.New("wav: RF64 file without a ds64 chunk")
 	errFmtShort  = errors.New("wav: fmt chunk too short")
@@ -165,6 +166,9 @@ func (d *Decoder) parseHeaders() error {
 	}
 	var ds64Data int64 = unknownSize
 	haveFmt, haveDS64 := false, false
+	// A data chunk met before fmt (seekable inputs only): where it starts and
+	// how long it is, found again once fmt has been read.
+	lateStart, lateLen := int64(-1), int64(unknownSize)
 	for range maxChunks {
 		var ch [8]byte
 		if err := d.readFull(ch[:]); err != nil {
@@ -200,13 +204,18 @@ func (d *Decoder) parseHeaders() error {
 				return err
 			}
 			haveFmt = true
-			if err := d.skip(size - n + size&1); err != nil {
+			if err := d.skip(size - n + size&1); err != nil && lateStart < 0 {
 				return errNoData
+			}
+			if lateStart >= 0 {
+				d.dataStart, d.dataLen = lateStart, lateLen
+				d.clampToSize() // seeks back to the data
+				return d.err
 			}
 			continue
 		case "data":
-			if !haveFmt {
-				return errNoFmt
+			if !haveFmt && d.seeker == nil {
+				return errFmtLate
 			}
 			switch {
 			case rf64 && size == 0xffffffff:
@@ -221,6 +230,19 @@ func (d *Decoder) parseHeaders() error {
 			}
 			if d.dataLen < 0 {
 				d.dataLen = unknownSize
+			}
+			if !haveFmt {
+				if lateStart >= 0 || d.dataLen == unknownSize {
+					// A second data chunk, or one of unknown size: fmt cannot be found.
+					return errNoFmt
+				}
+				// Look for fmt after the data, and come back.
+				lateStart, lateLen = d.readOff, d.dataLen
+				if err := d.skip(d.dataLen + d.dataLen&1); err != nil {
+					return errNoFmt
+				}
+				d.dataLen = unknownSize
+				continue
 			}
 			d.dataStart = d.readOff
 			d.clampToSize()

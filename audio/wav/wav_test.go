@@ -244,7 +244,6 @@ func TestBadHeaders(t *testing.T) {
 	for name, file := range map[string][]byte{
 		"empty":           nil,
 		"not riff":        []byte("ID3\x04\x00\x00\x00\x00\x00\x00garbage"),
-		"data before fmt": wavFile("RIFF", chunk("data", uint32(len(raw)), raw), chunk("fmt ", 16, fm)),
 		"no data":         wavFile("RIFF", chunk("fmt ", 16, fm)),
 		"short fmt":       wavFile("RIFF", chunk("fmt ", 8, fm[:8])),
 		"zero channels":   wavFile("RIFF", bad(2, 0), chunk("data", 4, raw[:4])),
@@ -256,6 +255,65 @@ func TestBadHeaders(t *testing.T) {
 		if _, err := NewDecoder(bytes.NewReader(file)); err == nil {
 			t.Errorf("%s: no error", name)
 		}
+	}
+}
+
+// TestDataBeforeFmt: a data chunk ahead of fmt is read from a seekable input
+// (fmt found after it, then back to the samples); a stream gets an error that
+// says why.
+func TestDataBeforeFmt(t *testing.T) {
+	raw, want := ramp(1000)
+	fm := chunk("fmt ", 16, fmtPCM16(2, 44100))
+	odd := chunk("LIST", 5, []byte("abcde"))
+	data := chunk("data", uint32(len(raw)), raw)
+	for _, tc := range []struct {
+		name     string
+		file     []byte
+		seekable bool
+		err      error // nil: decodes to want
+	}{
+		{"seekable", wavFile("RIFF", data, fm), true, nil},
+		{"seekable, chunks between", wavFile("RIFF", odd, data, odd, fm, chunk("id3 ", 3, []byte("xyz"))), true, nil},
+		{"seekable, no fmt at all", wavFile("RIFF", data, odd), true, errNoFmt},
+		{"seekable, streamed data size", wavFile("RIFF", chunk("data", 0, raw), fm), true, errNoFmt},
+		{"stream", wavFile("RIFF", data, fm), false, errFmtLate},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var r io.Reader = bytes.NewReader(tc.file)
+			if !tc.seekable {
+				r = io.MultiReader(r)
+			}
+			d, err := NewDecoder(r)
+			if tc.err != nil {
+				if !errors.Is(err, tc.err) {
+					t.Fatalf("error %v, want %v", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Duration() != 1000 || d.SampleRate() != 44100 || d.Channels() != 2 {
+				t.Errorf("Duration %d rate %d channels %d", d.Duration(), d.SampleRate(), d.Channels())
+			}
+			got := decodeAll(t, d, 333)
+			if len(got) != len(want) {
+				t.Fatalf("%d samples, want %d", len(got), len(want))
+			}
+			for i := range got {
+				if got[i] != want[i] {
+					t.Fatalf("sample %d: %v want %v", i, got[i], want[i])
+				}
+			}
+			// Seeking works from the data found after fmt.
+			at, err := d.SeekSample(500)
+			if err != nil || at != 500 {
+				t.Fatalf("SeekSample(500) = %d, %v", at, err)
+			}
+			if got := decodeAll(t, d, 333); len(got) != 1000 || got[0] != want[1000] {
+				t.Fatalf("after seek: %d samples", len(got))
+			}
+		})
 	}
 }
 
@@ -339,6 +397,7 @@ func FuzzDecoder(f *testing.F) {
 	binary.LittleEndian.PutUint16(ext[16:], 22)
 	binary.LittleEndian.PutUint16(ext[24:], tagFloat)
 	f.Add(wavFile("RIFF", chunk("fmt ", 40, ext), chunk("data", uint32(len(raw)), raw)))
+	f.Add(wavFile("RIFF", chunk("data", uint32(len(raw)), raw), chunk("LIST", 3, []byte("abc")), chunk("fmt ", 16, fmtPCM16(2, 44100))))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		d, err := NewDecoder(bytes.NewReader(data))
 		if err != nil {

@@ -173,8 +173,9 @@ func (e *fakeEngine) Open(ctx context.Context, t store.Track, opts OpenOptions) 
 		return nil, errors.New("open failed: connection reset")
 	}
 	start := int(opts.Seek / (20 * time.Millisecond))
-	s := &fakeStream{num: sp.num, start: start, limit: sp.frames, done: make(chan struct{}), seekErr: sp.seekErr}
+	s := &fakeStream{num: sp.num, limit: sp.frames, done: make(chan struct{}), seekErr: sp.seekErr}
 	s.vol.Store(int64(opts.Volume))
+	s.next.Store(int64(start))
 	if sp.failStreams > 0 {
 		sp.failStreams--
 		s.limit = min(start+sp.failAfter, sp.frames)
@@ -182,7 +183,7 @@ func (e *fakeEngine) Open(ctx context.Context, t store.Track, opts OpenOptions) 
 	}
 	// All frames are decoded up front: Done may close before they are pulled.
 	close(s.done)
-	for i := start; i < s.limit; i++ {
+	for i := range s.limit {
 		s.frames = append(s.frames, frameOf(sp.num, i))
 	}
 	e.streams = append(e.streams, s)
@@ -208,16 +209,18 @@ func (e *fakeEngine) unclosed() int {
 	return n
 }
 
+// fakeStream holds every frame of its track; next is the index of the frame
+// NextFrame returns, so a seek moves it.
 type fakeStream struct {
-	num, start, limit int
-	frames            [][]byte
-	next              atomic.Int64
-	seekTo            atomic.Int64
-	vol               atomic.Int64
-	closed            atomic.Bool
-	done              chan struct{}
-	err               error
-	seekErr           error
+	num, limit int
+	frames     [][]byte
+	next       atomic.Int64
+	seekTo     atomic.Int64
+	vol        atomic.Int64
+	closed     atomic.Bool
+	done       chan struct{}
+	err        error
+	seekErr    error
 }
 
 func (s *fakeStream) NextFrame() ([]byte, bool) {
@@ -233,7 +236,7 @@ func (s *fakeStream) NextFrame() ([]byte, bool) {
 }
 
 func (s *fakeStream) Position() time.Duration {
-	return time.Duration(int64(s.start)+s.next.Load()) * 20 * time.Millisecond
+	return time.Duration(s.next.Load()) * 20 * time.Millisecond
 }
 func (s *fakeStream) SetVolume(pct int)          { s.vol.Store(int64(pct)) }
 func (s *fakeStream) SetEqualizer(g [15]float64) {}
@@ -242,6 +245,7 @@ func (s *fakeStream) Seek(pos time.Duration) error {
 		return s.seekErr
 	}
 	s.seekTo.Store(int64(pos))
+	s.next.Store(int64(pos / (20 * time.Millisecond)))
 	return nil
 }
 func (s *fakeStream) Done() <-chan struct{} { return s.done }

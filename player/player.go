@@ -723,6 +723,10 @@ func (p *Player) Clear() (int, error) {
 
 func (p *Player) editQueue(f func(q *queue) error) error {
 	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return ErrClosed
+	}
 	closing := p.syncLocked()
 	if err := f(&p.q); err != nil {
 		p.mu.Unlock()
@@ -747,6 +751,10 @@ func (p *Player) Seek(ctx context.Context, pos time.Duration) error {
 		pos = 0
 	}
 	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return ErrClosed
+	}
 	closing := p.syncLocked()
 	cur := p.q.current
 	if cur == nil {
@@ -852,6 +860,22 @@ func (p *Player) SetAutoLeave(d time.Duration) {
 func (p *Player) SetTextChannel(id string) {
 	p.mu.Lock()
 	p.textID = id
+	p.mu.Unlock()
+	p.changed()
+}
+
+// SetVoiceChannel records that the bot's voice connection was moved to
+// channelID by someone else (a moderator dragging the bot to another
+// channel); the connection follows by itself. The new channel is saved at
+// once, so that a restart right after the move rejoins it. It does nothing
+// while the player is not connected (or still joining).
+func (p *Player) SetVoiceChannel(channelID string) {
+	p.mu.Lock()
+	if p.closed || p.conn == nil || channelID == "" || channelID == p.voiceID {
+		p.mu.Unlock()
+		return
+	}
+	p.voiceID = channelID
 	p.mu.Unlock()
 	p.changed()
 }

@@ -24,6 +24,12 @@ func (p *Player) syncLocked() []Stream {
 		if ev.from.gen != p.loadedGen || p.q.current == nil {
 			continue // a stream the player had already replaced
 		}
+		if ev.kind != srcSwitched && p.wantGen != p.loadedGen {
+			// The stream ended or failed while its replacement (a seek
+			// reopening the track) was being opened: the replacement plays.
+			p.loadedGen = 0
+			continue
+		}
 		switch ev.kind {
 		case srcSwitched:
 			p.q.advanceTo(ev.to.entry)

@@ -488,28 +488,6 @@ func TestOpusHeadLayouts(t *testing.T) {
 	}
 }
 
-func TestPacketSamples(t *testing.T) {
-	for _, tc := range []struct {
-		pkt  []byte
-		want int
-	}{
-		{[]byte{0xfc}, 960},        // CELT FB 20 ms, one frame
-		{[]byte{0xf8 | 1}, 1920},   // two frames
-		{[]byte{0x18}, 2880},       // SILK NB 60 ms
-		{[]byte{0xe3, 0x03}, 360},  // CELT FB 2.5 ms x3
-		{[]byte{0x7b, 0x02}, 1920}, // Hybrid FB 20 ms x2 (code 3)
-		{[]byte{0x13, 0x03}, 5760}, // SILK NB 40 ms x3 = 120 ms
-		{[]byte{0x1b, 0x03}, -1},   // 3 x 60 ms > 120 ms
-		{[]byte{0xfb}, -1},         // code 3 without count
-		{nil, -1},
-	} {
-		n, err := PacketSamples(tc.pkt)
-		if tc.want < 0 && err == nil || tc.want >= 0 && n != tc.want {
-			t.Errorf("PacketSamples(%x) = %d, %v; want %d", tc.pkt, n, err, tc.want)
-		}
-	}
-}
-
 func TestZeroAllocs(t *testing.T) {
 	_, data := sineOpus(t, "30", "-ac", "2")
 	r, err := NewOpusReader(bytes.NewReader(data))

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/quaverbot/quaver/audio/opus"
 )
 
 // OpusHead is the Ogg Opus identification header (RFC 7845 §5.1).
@@ -157,45 +159,10 @@ func (t *OpusTags) AppendBinary(b []byte) []byte {
 	return b
 }
 
-// frameSamples48k is the duration in 48 kHz samples of one frame for each of
-// the 32 TOC configurations (RFC 6716 §3.1, Table 2).
-var frameSamples48k = [32]int{
-	480, 960, 1920, 2880, // SILK NB 10/20/40/60 ms
-	480, 960, 1920, 2880, // SILK MB
-	480, 960, 1920, 2880, // SILK WB
-	480, 960, // Hybrid SWB 10/20 ms
-	480, 960, // Hybrid FB
-	120, 240, 480, 960, // CELT NB 2.5/5/10/20 ms
-	120, 240, 480, 960, // CELT WB
-	120, 240, 480, 960, // CELT SWB
-	120, 240, 480, 960, // CELT FB
-}
-
-var errPacketEmpty = errors.New("ogg: empty Opus packet")
-
 // PacketSamples returns the duration of an Opus packet in 48 kHz samples per
-// channel, read from its TOC byte and frame count (RFC 6716 §3.1, §3.2.5).
-func PacketSamples(pkt []byte) (int, error) {
-	if len(pkt) == 0 {
-		return 0, errPacketEmpty
-	}
-	fs := frameSamples48k[pkt[0]>>3]
-	switch pkt[0] & 3 {
-	case 0:
-		return fs, nil
-	case 1, 2:
-		return 2 * fs, nil
-	default:
-		if len(pkt) < 2 {
-			return 0, errors.New("ogg: Opus code 3 packet without frame count")
-		}
-		n := int(pkt[1] & 0x3f)
-		if n == 0 || n*fs > 5760 {
-			return 0, fmt.Errorf("ogg: Opus packet with %d frames of %d samples exceeds 120 ms", n, fs)
-		}
-		return n * fs, nil
-	}
-}
+// channel, read from its TOC byte and frame count (RFC 6716 §3.1, §3.2.5). It
+// is opus.PacketSamples, offered here to the callers of the demuxers.
+func PacketSamples(pkt []byte) (int, error) { return opus.PacketSamples(pkt) }
 
 // UnsupportedCodecError reports a stream whose codec is not Opus. Its message
 // is exactly "unsupported codec: NAME", e.g. "unsupported codec: Vorbis".

@@ -19,6 +19,8 @@ func TestPacketSamples(t *testing.T) {
 		{"silk nb 60ms", []byte{3 << 3}, 2880, false},
 		{"hybrid fb 10ms", []byte{14 << 3}, 480, false},
 		{"celt 2.5ms code 3 x4", []byte{16<<3 | 3, 4}, 480, false},
+		{"hybrid fb 20ms code 3 x2", []byte{15<<3 | 3, 2}, 1920, false},
+		{"silk nb 40ms code 3 x3 is 120 ms", []byte{2<<3 | 3, 3}, 5760, false},
 		{"code 3 too long", []byte{3<<3 | 3, 3}, 0, true},
 		{"code 3 zero frames", []byte{31<<3 | 3, 0}, 0, true},
 		{"code 3 truncated", []byte{31<<3 | 3}, 0, true},

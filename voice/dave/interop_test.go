@@ -1,102 +1,24 @@
 package dave
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
-	"io"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"testing"
-	"time"
 
-	"github.com/quaverbot/quaver/internal/testenv"
+	"github.com/quaverbot/quaver/internal/daveyjs"
 	"github.com/quaverbot/quaver/voice/dave/gateway"
 )
 
-// daveyProc is a Node process running js/davey_member.js.
-type daveyProc struct {
-	t   *testing.T
-	in  io.WriteCloser
-	out *bufio.Scanner
-}
-
-func startDavey(t *testing.T) *daveyProc {
+// startDavey runs js/davey_member.js, which plays DAVE members with
+// @snazzah/davey.
+func startDavey(t *testing.T) *daveyjs.Proc {
 	t.Helper()
-	node, dir := testenv.NodeModules(t)
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@snazzah", "davey")); err != nil {
-		testenv.Missing(t, "@snazzah/davey is not installed in tools/node")
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, node, filepath.Join("js", "davey_member.js"))
-	cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(dir, "node_modules"))
-	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		in.Close()
-		_ = cmd.Wait()
-		cancel()
-	})
-	sc := bufio.NewScanner(out)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	return &daveyProc{t: t, in: in, out: sc}
-}
-
-type daveyReply struct {
-	OK      bool     `json:"ok"`
-	Error   string   `json:"error"`
-	Data    string   `json:"data"`
-	Commit  string   `json:"commit"`
-	Welcome string   `json:"welcome"`
-	Epoch   int64    `json:"epoch"`
-	Auth    string   `json:"auth"`
-	Code    string   `json:"code"`
-	Users   []string `json:"users"`
-	Ready   bool     `json:"ready"`
-}
-
-// call sends one command; a davey error is returned, not fatal.
-func (d *daveyProc) call(cmd map[string]any) (daveyReply, error) {
-	b, _ := json.Marshal(cmd)
-	if _, err := d.in.Write(append(b, '\n')); err != nil {
-		d.t.Fatal(err)
-	}
-	if !d.out.Scan() {
-		d.t.Fatalf("davey helper exited: %v", d.out.Err())
-	}
-	var r daveyReply
-	if err := json.Unmarshal(d.out.Bytes(), &r); err != nil {
-		d.t.Fatal(err)
-	}
-	if !r.OK {
-		return r, errors.New("davey " + cmd["op"].(string) + ": " + r.Error)
-	}
-	return r, nil
-}
-
-func (d *daveyProc) must(cmd map[string]any) daveyReply {
-	d.t.Helper()
-	r, err := d.call(cmd)
-	if err != nil {
-		d.t.Fatal(err)
-	}
-	return r
+	return daveyjs.Start(context.Background(), t, filepath.Join("js", "davey_member.js"))
 }
 
 func unhex(t *testing.T, s string) []byte {
@@ -138,7 +60,7 @@ type testCall struct {
 	t       *testing.T
 	channel uint64
 	gw      *gateway.Gateway
-	d       *daveyProc
+	d       *daveyjs.Proc
 	ours    map[uint64]*Session
 	davey   map[uint64]string // user → davey member name
 	known   map[uint64][]string
@@ -147,7 +69,7 @@ type testCall struct {
 	invalid int // opcode 31 messages seen
 }
 
-func newCall(t *testing.T, d *daveyProc, channel uint64) *testCall {
+func newCall(t *testing.T, d *daveyjs.Proc, channel uint64) *testCall {
 	gw, err := gateway.New(channel)
 	if err != nil {
 		t.Fatal(err)
@@ -184,7 +106,7 @@ func (c *testCall) join(u uint64, ours bool) {
 		}
 	} else {
 		c.davey[u] = c.name(u)
-		c.d.must(map[string]any{"op": "create", "name": c.name(u), "user": strconv.FormatUint(u, 10), "channel": strconv.FormatUint(c.channel, 10)})
+		c.d.Must(c.t, map[string]any{"op": "create", "name": c.name(u), "user": strconv.FormatUint(u, 10), "channel": strconv.FormatUint(c.channel, 10)})
 	}
 	c.known[u] = append(c.known[u], strconv.FormatUint(u, 10))
 	var ids []string
@@ -202,7 +124,7 @@ func (c *testCall) join(u uint64, ours bool) {
 	if !ours {
 		// davey: the key package follows the external sender (Session Description order).
 		c.deliver(batch)
-		r := c.d.must(map[string]any{"op": "keyPackage", "name": c.name(u)})
+		r := c.d.Must(c.t, map[string]any{"op": "keyPackage", "name": c.name(u)})
 		c.pending = append(c.pending, clientMsg{u, OpKeyPackage, unhex(c.t, r.Data)})
 		c.pump()
 		return
@@ -283,9 +205,9 @@ func (c *testCall) daveyHandle(u uint64, op int, body []byte) {
 	case OpClientDisconnect:
 		c.known[u] = slices.DeleteFunc(c.known[u], func(s string) bool { return s == j.UserID })
 	case OpExternalSender:
-		c.d.must(map[string]any{"op": "externalSender", "name": name, "data": hex.EncodeToString(body)})
+		c.d.Must(c.t, map[string]any{"op": "externalSender", "name": name, "data": hex.EncodeToString(body)})
 	case OpProposals:
-		r, err := c.d.call(map[string]any{"op": "proposals", "name": name, "revoke": body[0] == 1, "data": hex.EncodeToString(body[1:]), "users": c.known[u]})
+		r, err := c.d.Call(c.t, map[string]any{"op": "proposals", "name": name, "revoke": body[0] == 1, "data": hex.EncodeToString(body[1:]), "users": c.known[u]})
 		if err != nil {
 			c.t.Logf("davey %d refused proposals: %v", u, err)
 			return
@@ -295,30 +217,30 @@ func (c *testCall) daveyHandle(u uint64, op int, body []byte) {
 		}
 	case OpAnnounceCommit:
 		tid := int(body[0])<<8 | int(body[1])
-		if _, err := c.d.call(map[string]any{"op": "commit", "name": name, "data": hex.EncodeToString(body[2:])}); err != nil {
+		if _, err := c.d.Call(c.t, map[string]any{"op": "commit", "name": name, "data": hex.EncodeToString(body[2:])}); err != nil {
 			c.t.Fatalf("davey %d could not process the commit: %v", u, err)
 		}
 		ready(tid)
 	case OpWelcome:
 		tid := int(body[0])<<8 | int(body[1])
-		if _, err := c.d.call(map[string]any{"op": "welcome", "name": name, "data": hex.EncodeToString(body[2:])}); err != nil {
+		if _, err := c.d.Call(c.t, map[string]any{"op": "welcome", "name": name, "data": hex.EncodeToString(body[2:])}); err != nil {
 			c.t.Fatalf("davey %d could not process the welcome: %v", u, err)
 		}
 		ready(tid)
 	case OpPrepareTransition:
 		if j.Version == 0 {
-			c.d.must(map[string]any{"op": "passthrough", "name": name, "on": true, "expiry": 10})
+			c.d.Must(c.t, map[string]any{"op": "passthrough", "name": name, "on": true, "expiry": 10})
 		}
 		ready(j.TID)
 	case OpExecuteTransition:
 		if c.gw.Version() > 0 {
-			c.d.must(map[string]any{"op": "passthrough", "name": name, "on": false, "expiry": 10})
+			c.d.Must(c.t, map[string]any{"op": "passthrough", "name": name, "on": false, "expiry": 10})
 		}
 	case OpPrepareEpoch:
 		if j.Epoch == 1 {
-			c.d.must(map[string]any{"op": "reinit", "name": name, "user": strconv.FormatUint(u, 10), "channel": strconv.FormatUint(c.channel, 10)})
-			c.d.must(map[string]any{"op": "externalSender", "name": name, "data": hex.EncodeToString(c.gw.ExternalSender())})
-			r := c.d.must(map[string]any{"op": "keyPackage", "name": name})
+			c.d.Must(c.t, map[string]any{"op": "reinit", "name": name, "user": strconv.FormatUint(u, 10), "channel": strconv.FormatUint(c.channel, 10)})
+			c.d.Must(c.t, map[string]any{"op": "externalSender", "name": name, "data": hex.EncodeToString(c.gw.ExternalSender())})
+			r := c.d.Must(c.t, map[string]any{"op": "keyPackage", "name": name})
 			c.pending = append(c.pending, clientMsg{u, OpKeyPackage, unhex(c.t, r.Data)})
 		}
 	}
@@ -395,8 +317,11 @@ func (c *testCall) agree() {
 		check("our "+strconv.FormatUint(u, 10), s.Epoch(), s.EpochAuthenticator(), s.VoicePrivacyCode(), users)
 	}
 	for u, n := range c.davey {
-		r := c.d.must(map[string]any{"op": "state", "name": n})
-		check("davey "+strconv.FormatUint(u, 10), uint64(r.Epoch), unhex(c.t, r.Auth), r.Code, r.Users)
+		r := c.d.Must(c.t, map[string]any{"op": "state", "name": n})
+		if r.Epoch == nil {
+			c.t.Fatalf("davey %d reported no epoch", u)
+		}
+		check("davey "+strconv.FormatUint(u, 10), *r.Epoch, unhex(c.t, r.Auth), r.Code, r.Users)
 	}
 	if len(code) != 30 {
 		c.t.Fatalf("voice privacy code %q is not 30 digits", code)
@@ -422,7 +347,7 @@ func (c *testCall) frames(encrypted bool) {
 				c.t.Fatalf("our frame encrypted=%v, want %v", isProto, encrypted)
 			}
 			for to, n := range c.davey {
-				r, err := c.d.call(map[string]any{"op": "decrypt", "name": n, "from": strconv.FormatUint(from, 10), "data": hex.EncodeToString(enc)})
+				r, err := c.d.Call(c.t, map[string]any{"op": "decrypt", "name": n, "from": strconv.FormatUint(from, 10), "data": hex.EncodeToString(enc)})
 				if err != nil || !bytes.Equal(unhex(c.t, r.Data), f) {
 					c.t.Fatalf("davey %d could not read our frame from %d: %v", to, from, err)
 				}
@@ -438,7 +363,7 @@ func (c *testCall) frames(encrypted bool) {
 		}
 		for from, n := range c.davey {
 			f := payload(from, i)
-			r := c.d.must(map[string]any{"op": "encrypt", "name": n, "data": hex.EncodeToString(f)})
+			r := c.d.Must(c.t, map[string]any{"op": "encrypt", "name": n, "data": hex.EncodeToString(f)})
 			enc := unhex(c.t, r.Data)
 			if encrypted && !bytes.HasSuffix(enc, []byte{0xFA, 0xFA}) {
 				c.t.Fatalf("davey %d sent a clear frame in an E2EE call", from)
@@ -468,7 +393,7 @@ func (c *testCall) sendAll(tag string) map[uint64][2][]byte {
 	}
 	for from, n := range c.davey {
 		f := []byte("late frame " + tag + " from " + strconv.FormatUint(from, 10))
-		r := c.d.must(map[string]any{"op": "encrypt", "name": n, "data": hex.EncodeToString(f)})
+		r := c.d.Must(c.t, map[string]any{"op": "encrypt", "name": n, "data": hex.EncodeToString(f)})
 		out[from] = [2][]byte{f, unhex(c.t, r.Data)}
 	}
 	return out
@@ -489,7 +414,7 @@ func (c *testCall) deliverAll(frames map[uint64][2][]byte) {
 			if to == from {
 				continue
 			}
-			r, err := c.d.call(map[string]any{"op": "decrypt", "name": n, "from": strconv.FormatUint(from, 10), "data": hex.EncodeToString(fe[1])})
+			r, err := c.d.Call(c.t, map[string]any{"op": "decrypt", "name": n, "from": strconv.FormatUint(from, 10), "data": hex.EncodeToString(fe[1])})
 			if err != nil || !bytes.Equal(unhex(c.t, r.Data), fe[0]) {
 				c.t.Fatalf("davey %d lost %d's frame from the previous epoch: %v", to, from, err)
 			}
@@ -504,116 +429,111 @@ func TestInteropDavey(t *testing.T) {
 	d := startDavey(t)
 	const us, a, b, c3 = 1001, 2002, 3003, 4004
 
-	t.Run("two-members/davey-commits", func(t *testing.T) {
-		c := newCall(t, d, 900001)
-		c.t = t
-		c.first = a
-		c.join(a, false)
-		c.join(us, true)
-		if c.gw.Epoch() != 1 {
-			t.Fatalf("gateway epoch %d after the first commit", c.gw.Epoch())
+	// twoMembers: davey member a and we join; first's commit wins.
+	twoMembers := func(first uint64) func(*testing.T, *testCall) {
+		return func(t *testing.T, c *testCall) {
+			c.first = first
+			c.join(a, false)
+			c.join(us, true)
+			if c.gw.Epoch() != 1 {
+				t.Fatalf("gateway epoch %d after the first commit", c.gw.Epoch())
+			}
+			c.agree()
+			c.frames(true)
 		}
-		c.agree()
-		c.frames(true)
-	})
-	t.Run("two-members/we-commit", func(t *testing.T) {
-		c := newCall(t, d, 900002)
-		c.t = t
-		c.first = us
-		c.join(a, false)
-		c.join(us, true)
-		c.agree()
-		c.frames(true)
-	})
-	t.Run("four-members", func(t *testing.T) {
-		c := newCall(t, d, 900003)
-		c.t = t
-		c.first = a
-		c.join(a, false)
-		c.join(us, true) // davey creates, we join by welcome
-		c.join(b, false) // davey commits, we process its commit
-		c.agree()
-		c.first = us
-		c.join(c3, false) // we commit, davey members process ours, c3 joins by our welcome
-		c.agree()
-		if len(c.gw.Members()) != 4 {
-			t.Fatalf("gateway members %v", c.gw.Members())
-		}
-		c.frames(true)
-	})
-	t.Run("member-leaves", func(t *testing.T) {
-		c := newCall(t, d, 900004)
-		c.t = t
-		c.first = us
-		c.join(us, true)
-		c.join(a, false)
-		c.join(b, false)
-		c.agree()
-		c.first = a
-		late := c.sendAll("before-leave")
-		delete(late, b)
-		c.leave(b) // davey commits the remove
-		c.agree()
-		c.deliverAll(late) // in flight across the transition
-		c.frames(true)
-		c.join(b, false)
-		c.first = us
-		c.leave(b) // we commit the remove
-		c.agree()
-		c.frames(true)
-	})
-	t.Run("key-package-reset", func(t *testing.T) {
-		c := newCall(t, d, 900005)
-		c.t = t
-		c.first = us
-		c.join(us, true)
-		c.join(a, false)
-		c.agree()
-		// The last other member leaves: sole member reset, new key package.
-		c.leave(a)
-		if s := c.ours[us]; s.Epoch() != 0 {
-			t.Fatalf("after the sole member reset our epoch is %d", s.Epoch())
-		}
-		c.join(b, false)
-		c.agree()
-		c.frames(true)
-		// An unprocessable welcome: we flag it (op 31), reset and are re-added.
-		s := c.ours[us]
-		before := c.invalid
-		c.first = b
-		if err := s.Handle(context.Background(), recorder{us, &c.pending}, OpPrepareEpoch, false, []byte(`{"protocol_version":1,"epoch":1}`)); err != nil {
-			t.Fatal(err)
-		}
-		bad := (&Transition{ID: 77, Data: []byte{0, 2, 0, 0}}).Marshal()
-		_ = s.Handle(context.Background(), recorder{us, &c.pending}, OpWelcome, true, bad)
-		c.pump()
-		if c.invalid == before {
-			t.Fatal("a broken welcome was not reported with opcode 31")
-		}
-		c.agree()
-		c.frames(true)
-	})
-	t.Run("downgrade-upgrade", func(t *testing.T) {
-		c := newCall(t, d, 900006)
-		c.t = t
-		c.first = us
-		c.join(us, true)
-		c.join(a, false)
-		c.agree()
-		c.frames(true)
-		c.deliver(c.gw.Downgrade())
-		c.pump()
-		if c.ours[us].Encrypting() {
-			t.Fatal("still encrypting after the downgrade executed")
-		}
-		c.frames(false)
-		c.deliver(c.gw.Upgrade())
-		c.pump()
-		c.agree()
-		if !c.ours[us].Encrypting() {
-			t.Fatal("not encrypting after the upgrade")
-		}
-		c.frames(true)
-	})
-	_ = time.Second
+	}
+	tests := []struct {
+		name string
+		run  func(t *testing.T, c *testCall)
+	}{
+		{"two-members/davey-commits", twoMembers(a)},
+		{"two-members/we-commit", twoMembers(us)},
+		{"four-members", func(t *testing.T, c *testCall) {
+			c.first = a
+			c.join(a, false)
+			c.join(us, true) // davey creates, we join by welcome
+			c.join(b, false) // davey commits, we process its commit
+			c.agree()
+			c.first = us
+			c.join(c3, false) // we commit, davey members process ours, c3 joins by our welcome
+			c.agree()
+			if len(c.gw.Members()) != 4 {
+				t.Fatalf("gateway members %v", c.gw.Members())
+			}
+			c.frames(true)
+		}},
+		{"member-leaves", func(t *testing.T, c *testCall) {
+			c.first = us
+			c.join(us, true)
+			c.join(a, false)
+			c.join(b, false)
+			c.agree()
+			c.first = a
+			late := c.sendAll("before-leave")
+			delete(late, b)
+			c.leave(b) // davey commits the remove
+			c.agree()
+			c.deliverAll(late) // in flight across the transition
+			c.frames(true)
+			c.join(b, false)
+			c.first = us
+			c.leave(b) // we commit the remove
+			c.agree()
+			c.frames(true)
+		}},
+		{"key-package-reset", func(t *testing.T, c *testCall) {
+			c.first = us
+			c.join(us, true)
+			c.join(a, false)
+			c.agree()
+			// The last other member leaves: sole member reset, new key package.
+			c.leave(a)
+			if s := c.ours[us]; s.Epoch() != 0 {
+				t.Fatalf("after the sole member reset our epoch is %d", s.Epoch())
+			}
+			c.join(b, false)
+			c.agree()
+			c.frames(true)
+			// An unprocessable welcome: we flag it (op 31), reset and are re-added.
+			s := c.ours[us]
+			before := c.invalid
+			c.first = b
+			if err := s.Handle(context.Background(), recorder{us, &c.pending}, OpPrepareEpoch, false, []byte(`{"protocol_version":1,"epoch":1}`)); err != nil {
+				t.Fatal(err)
+			}
+			bad := (&Transition{ID: 77, Data: []byte{0, 2, 0, 0}}).Marshal()
+			_ = s.Handle(context.Background(), recorder{us, &c.pending}, OpWelcome, true, bad)
+			c.pump()
+			if c.invalid == before {
+				t.Fatal("a broken welcome was not reported with opcode 31")
+			}
+			c.agree()
+			c.frames(true)
+		}},
+		{"downgrade-upgrade", func(t *testing.T, c *testCall) {
+			c.first = us
+			c.join(us, true)
+			c.join(a, false)
+			c.agree()
+			c.frames(true)
+			c.deliver(c.gw.Downgrade())
+			c.pump()
+			if c.ours[us].Encrypting() {
+				t.Fatal("still encrypting after the downgrade executed")
+			}
+			c.frames(false)
+			c.deliver(c.gw.Upgrade())
+			c.pump()
+			c.agree()
+			if !c.ours[us].Encrypting() {
+				t.Fatal("not encrypting after the upgrade")
+			}
+			c.frames(true)
+		}},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.run(t, newCall(t, d, 900001+uint64(i)))
+		})
+	}
 }

@@ -1,90 +1,52 @@
 package mls
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
-	"io"
 	"math/rand/v2"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"testing"
 	"time"
 
-	"github.com/quaverbot/quaver/internal/testenv"
+	"github.com/quaverbot/quaver/internal/daveyjs"
 )
 
-// davey drives @snazzah/davey (DAVE on OpenMLS) in a Node process.
-type davey struct {
-	t   *testing.T
-	in  io.WriteCloser
-	out *bufio.Scanner
-}
-
-func startDavey(t *testing.T) *davey {
-	node, dir := testenv.NodeModules(t)
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@snazzah", "davey")); err != nil {
-		testenv.Missing(t, "@snazzah/davey is not installed in tools/node")
-	}
+// startDavey runs testdata/davey_peer.js, which plays DAVE members with
+// @snazzah/davey (DAVE on OpenMLS); it is killed after two minutes at the
+// latest.
+func startDavey(t *testing.T) *daveyjs.Proc {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	cmd := exec.CommandContext(ctx, node, filepath.Join("testdata", "davey_peer.js"))
-	cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(dir, "node_modules"))
-	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
+	t.Cleanup(cancel)
+	return daveyjs.Start(ctx, t, filepath.Join("testdata", "davey_peer.js"))
+}
+
+// interopSender makes the gateway's external sender: its signing key and
+// the entry a group's external senders extension carries.
+func interopSender(t *testing.T) (*SignaturePrivateKey, ExternalSender) {
+	t.Helper()
+	key, err := GenerateSignatureKey()
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		in.Close()
-		_ = cmd.Wait()
-		cancel()
-	})
-	sc := bufio.NewScanner(out)
-	sc.Buffer(make([]byte, 1<<20), 64<<20)
-	return &davey{t: t, in: in, out: sc}
+	return key, ExternalSender{SignatureKey: key.PublicKey(), Credential: Credential{Type: CredentialBasic, Identity: []byte{}}}
 }
 
-type daveyReply struct {
-	OK      bool     `json:"ok"`
-	Error   string   `json:"error"`
-	Data    string   `json:"data"`
-	Commit  string   `json:"commit"`
-	Welcome string   `json:"welcome"`
-	Epoch   *uint64  `json:"epoch"`
-	Auth    string   `json:"auth"`
-	Users   []string `json:"users"`
-}
-
-func (d *davey) call(cmd map[string]any) daveyReply {
-	d.t.Helper()
-	b, _ := json.Marshal(cmd)
-	if _, err := d.in.Write(append(b, '\n')); err != nil {
-		d.t.Fatal(err)
+// daveyMember makes the davey member name for user in channel, gives it the
+// external sender es and returns its key package.
+func daveyMember(t *testing.T, d *daveyjs.Proc, name, user string, channel uint64, es ExternalSender) *KeyPackage {
+	t.Helper()
+	d.Must(t, map[string]any{"op": "new", "name": name, "user": user, "channel": strconv.FormatUint(channel, 10)})
+	d.Must(t, map[string]any{"op": "externalSender", "name": name, "data": hex.EncodeToString(es.Marshal())})
+	var kp KeyPackage
+	if err := kp.Unmarshal(unhex(t, d.Must(t, map[string]any{"op": "keyPackage", "name": name}).Data)); err != nil {
+		t.Fatalf("davey %s key package: %v", name, err)
 	}
-	if !d.out.Scan() {
-		d.t.Fatalf("davey exited: %v", d.out.Err())
-	}
-	var r daveyReply
-	if err := json.Unmarshal(d.out.Bytes(), &r); err != nil {
-		d.t.Fatal(err)
-	}
-	if !r.OK {
-		d.t.Fatalf("davey %v: %s", cmd["op"], r.Error)
-	}
-	return r
+	return &kp
 }
 
 func unhex(t *testing.T, s string) []byte {
@@ -105,24 +67,13 @@ func TestInteropDaveyMLS(t *testing.T) {
 	d := startDavey(t)
 	const channel = 927310423890473011
 	groupID := snowflake(channel)
-	extKey, err := GenerateSignatureKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	es := ExternalSender{SignatureKey: extKey.PublicKey(), Credential: Credential{Type: CredentialBasic, Identity: []byte{}}}
-	esBytes := es.Marshal()
-
+	extKey, es := interopSender(t)
 	newDavey := func(name string, user uint64) *KeyPackage {
-		d.call(map[string]any{"op": "new", "name": name, "user": strconv.FormatUint(user, 10), "channel": strconv.FormatUint(channel, 10)})
-		d.call(map[string]any{"op": "externalSender", "name": name, "data": hex.EncodeToString(esBytes)})
-		var kp KeyPackage
-		if err := kp.Unmarshal(unhex(t, d.call(map[string]any{"op": "keyPackage", "name": name}).Data)); err != nil {
-			t.Fatalf("davey key package: %v", err)
-		}
+		kp := daveyMember(t, d, name, strconv.FormatUint(user, 10), channel, es)
 		if err := kp.Verify(); err != nil {
 			t.Fatalf("davey key package does not verify: %v", err)
 		}
-		return &kp
+		return kp
 	}
 	// proposalVector encodes external proposals as DAVE's op 27 carries them.
 	proposalVector := func(epoch uint64, ps ...*Proposal) ([]byte, [][]byte) {
@@ -140,7 +91,7 @@ func TestInteropDaveyMLS(t *testing.T) {
 	agree := func(names ...string) {
 		t.Helper()
 		for _, n := range names {
-			st := d.call(map[string]any{"op": "state", "name": n})
+			st := d.Must(t, map[string]any{"op": "state", "name": n})
 			if st.Epoch == nil || *st.Epoch != ours.Epoch() {
 				t.Fatalf("%s epoch %v, ours %d", n, st.Epoch, ours.Epoch())
 			}
@@ -160,112 +111,83 @@ func TestInteropDaveyMLS(t *testing.T) {
 	}
 
 	// 1. davey (A) commits the Add of our key package; we join from its Welcome.
-	kpA := newDavey("A", 1001)
-	_ = kpA
+	newDavey("A", 1001)
 	me, err := NewKeyPackage(snowflake(2002))
 	if err != nil {
 		t.Fatal(err)
 	}
 	vec, _ := proposalVector(0, AddProposal(&me.KeyPackage))
-	r := d.call(map[string]any{"op": "proposals", "name": "A", "data": hex.EncodeToString(vec), "users": []string{"1001", "2002"}})
+	r := d.Must(t, map[string]any{"op": "proposals", "name": "A", "data": hex.EncodeToString(vec), "users": []string{"1001", "2002"}})
 	if r.Commit == "" || r.Welcome == "" {
 		t.Fatal("davey made no commit/welcome")
 	}
-	d.call(map[string]any{"op": "commit", "name": "A", "data": r.Commit})
+	d.Must(t, map[string]any{"op": "commit", "name": "A", "data": r.Commit})
 	ours, err = JoinFromWelcome(unhex(t, r.Welcome), me, GroupOptions{})
 	if err != nil {
 		t.Fatalf("joining from davey's welcome: %v", err)
 	}
 	agree("A")
 
-	// 2. Add B (davey); A commits; we process A's commit; B joins.
-	kpB := newDavey("B", 3003)
-	vec, msgs := proposalVector(ours.Epoch(), AddProposal(kpB))
-	for _, m := range msgs {
-		if _, err := ours.ProcessMessage(m); err != nil {
+	// propose has the external sender propose p to us and returns the
+	// proposal vector for the davey members.
+	propose := func(p *Proposal) []byte {
+		t.Helper()
+		vec, msgs := proposalVector(ours.Epoch(), p)
+		for _, m := range msgs {
+			if _, err := ours.ProcessMessage(m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return vec
+	}
+	// aCommits has davey member A commit vec (users: the members after it)
+	// and us follow; it returns A's reply.
+	aCommits := func(vec []byte, users ...string) daveyjs.Reply {
+		t.Helper()
+		r := d.Must(t, map[string]any{"op": "proposals", "name": "A", "data": hex.EncodeToString(vec), "users": users})
+		d.Must(t, map[string]any{"op": "commit", "name": "A", "data": r.Commit})
+		if _, err := ours.ProcessMessage(unhex(t, r.Commit)); err != nil {
+			t.Fatalf("processing davey's commit: %v", err)
+		}
+		return r
+	}
+	// weCommit hands vec to the davey members names (users: the members
+	// after it), commits it and has them and us follow; it returns our
+	// Welcome.
+	weCommit := func(vec []byte, users []string, names ...string) *Welcome {
+		t.Helper()
+		for _, n := range names {
+			d.Must(t, map[string]any{"op": "proposals", "name": n, "data": hex.EncodeToString(vec), "users": users})
+		}
+		commit, welcome, err := ours.CommitPendingProposals()
+		if err != nil {
 			t.Fatal(err)
 		}
+		for _, n := range names {
+			d.Must(t, map[string]any{"op": "commit", "name": n, "data": hex.EncodeToString(commit)})
+		}
+		if _, err := ours.ProcessMessage(commit); err != nil {
+			t.Fatalf("merging own commit: %v", err)
+		}
+		return welcome
 	}
-	r = d.call(map[string]any{"op": "proposals", "name": "A", "data": hex.EncodeToString(vec), "users": []string{"1001", "2002", "3003"}})
-	d.call(map[string]any{"op": "commit", "name": "A", "data": r.Commit})
-	if _, err := ours.ProcessMessage(unhex(t, r.Commit)); err != nil {
-		t.Fatalf("processing davey's commit: %v", err)
-	}
-	d.call(map[string]any{"op": "welcome", "name": "B", "data": r.Welcome})
+
+	// 2. Add B (davey); A commits; we process A's commit; B joins.
+	r = aCommits(propose(AddProposal(newDavey("B", 3003))), "1001", "2002", "3003")
+	d.Must(t, map[string]any{"op": "welcome", "name": "B", "data": r.Welcome})
 	agree("A", "B")
 
 	// 3. Add C (davey); we commit; A and B process our commit; C joins from our Welcome.
-	kpC := newDavey("C", 4004)
-	vec, msgs = proposalVector(ours.Epoch(), AddProposal(kpC))
-	for _, m := range msgs {
-		if _, err := ours.ProcessMessage(m); err != nil {
-			t.Fatal(err)
-		}
-	}
-	users := []string{"1001", "2002", "3003", "4004"}
-	for _, n := range []string{"A", "B"} {
-		d.call(map[string]any{"op": "proposals", "name": n, "data": hex.EncodeToString(vec), "users": users})
-	}
-	commit, welcome, err := ours.CommitPendingProposals()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range []string{"A", "B"} {
-		d.call(map[string]any{"op": "commit", "name": n, "data": hex.EncodeToString(commit)})
-	}
-	if _, err := ours.ProcessMessage(commit); err != nil {
-		t.Fatalf("merging own commit: %v", err)
-	}
-	d.call(map[string]any{"op": "welcome", "name": "C", "data": hex.EncodeToString(welcome.Marshal())})
+	welcome := weCommit(propose(AddProposal(newDavey("C", 4004))), []string{"1001", "2002", "3003", "4004"}, "A", "B")
+	d.Must(t, map[string]any{"op": "welcome", "name": "C", "data": hex.EncodeToString(welcome.Marshal())})
 	agree("A", "B", "C")
 
 	// 4. Remove B; we commit; A and C follow.
-	var bLeaf LeafIndex
-	for _, m := range ours.Members() {
-		if binary.BigEndian.Uint64(m.Identity) == 3003 {
-			bLeaf = m.Index
-		}
-	}
-	vec, msgs = proposalVector(ours.Epoch(), RemoveProposal(bLeaf))
-	for _, m := range msgs {
-		if _, err := ours.ProcessMessage(m); err != nil {
-			t.Fatal(err)
-		}
-	}
-	users = []string{"1001", "2002", "4004"}
-	for _, n := range []string{"A", "C"} {
-		d.call(map[string]any{"op": "proposals", "name": n, "data": hex.EncodeToString(vec), "users": users})
-	}
-	commit, _, err = ours.CommitPendingProposals()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range []string{"A", "C"} {
-		d.call(map[string]any{"op": "commit", "name": n, "data": hex.EncodeToString(commit)})
-	}
-	if _, err := ours.ProcessMessage(commit); err != nil {
-		t.Fatal(err)
-	}
+	weCommit(propose(RemoveProposal(leafOf(ours, 3003))), []string{"1001", "2002", "4004"}, "A", "C")
 	agree("A", "C")
 
 	// 5. Remove C; davey (A) commits; we follow.
-	var cLeaf LeafIndex
-	for _, m := range ours.Members() {
-		if binary.BigEndian.Uint64(m.Identity) == 4004 {
-			cLeaf = m.Index
-		}
-	}
-	vec, msgs = proposalVector(ours.Epoch(), RemoveProposal(cLeaf))
-	for _, m := range msgs {
-		if _, err := ours.ProcessMessage(m); err != nil {
-			t.Fatal(err)
-		}
-	}
-	r = d.call(map[string]any{"op": "proposals", "name": "A", "data": hex.EncodeToString(vec), "users": []string{"1001", "2002"}})
-	d.call(map[string]any{"op": "commit", "name": "A", "data": r.Commit})
-	if _, err := ours.ProcessMessage(unhex(t, r.Commit)); err != nil {
-		t.Fatalf("processing davey's remove commit: %v", err)
-	}
+	aCommits(propose(RemoveProposal(leafOf(ours, 4004))), "1001", "2002")
 	agree("A")
 	if n := ours.Tree().LeafCount(); n != 2 {
 		t.Fatalf("tree has %d leaf slots after removes, want 2", n)
@@ -279,12 +201,7 @@ func TestInteropDaveyJoinsOurGroup(t *testing.T) {
 	d := startDavey(t)
 	const channel = 1234567890123
 	groupID := snowflake(channel)
-	extKey, err := GenerateSignatureKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	es := ExternalSender{SignatureKey: extKey.PublicKey(), Credential: Credential{Type: CredentialBasic, Identity: []byte{}}}
-	esBytes := es.Marshal()
+	extKey, es := interopSender(t)
 	me, err := NewKeyPackage(snowflake(1))
 	if err != nil {
 		t.Fatal(err)
@@ -295,13 +212,7 @@ func TestInteropDaveyJoinsOurGroup(t *testing.T) {
 	}
 	var kps []*KeyPackage
 	for _, n := range []string{"2", "3"} {
-		d.call(map[string]any{"op": "new", "name": n, "user": n, "channel": strconv.FormatUint(channel, 10)})
-		d.call(map[string]any{"op": "externalSender", "name": n, "data": hex.EncodeToString(esBytes)})
-		var kp KeyPackage
-		if err := kp.Unmarshal(unhex(t, d.call(map[string]any{"op": "keyPackage", "name": n}).Data)); err != nil {
-			t.Fatal(err)
-		}
-		kps = append(kps, &kp)
+		kps = append(kps, daveyMember(t, d, n, n, channel, es))
 	}
 	for _, kp := range kps {
 		m, err := NewExternalProposal(groupID, 0, 0, AddProposal(kp), extKey)
@@ -320,8 +231,8 @@ func TestInteropDaveyJoinsOurGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, n := range []string{"2", "3"} {
-		d.call(map[string]any{"op": "welcome", "name": n, "data": hex.EncodeToString(welcome.Marshal())})
-		st := d.call(map[string]any{"op": "state", "name": n})
+		d.Must(t, map[string]any{"op": "welcome", "name": n, "data": hex.EncodeToString(welcome.Marshal())})
+		st := d.Must(t, map[string]any{"op": "state", "name": n})
 		if st.Epoch == nil || *st.Epoch != 1 || !bytes.Equal(unhex(t, st.Auth), g.EpochAuthenticator()) {
 			t.Fatalf("davey %s disagrees after joining our group (epoch %v)", n, st.Epoch)
 		}
@@ -335,12 +246,12 @@ func TestInteropDaveyJoinsOurGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 	vec := MarshalMessages([][]byte{rm})
-	r := d.call(map[string]any{"op": "proposals", "name": "2", "data": hex.EncodeToString(vec), "users": []string{"1", "2"}})
-	d.call(map[string]any{"op": "commit", "name": "2", "data": r.Commit})
+	r := d.Must(t, map[string]any{"op": "proposals", "name": "2", "data": hex.EncodeToString(vec), "users": []string{"1", "2"}})
+	d.Must(t, map[string]any{"op": "commit", "name": "2", "data": r.Commit})
 	if _, err := g.ProcessMessage(unhex(t, r.Commit)); err != nil {
 		t.Fatalf("processing davey's commit: %v", err)
 	}
-	st := d.call(map[string]any{"op": "state", "name": "2"})
+	st := d.Must(t, map[string]any{"op": "state", "name": "2"})
 	if !bytes.Equal(unhex(t, st.Auth), g.EpochAuthenticator()) || len(g.Members()) != 2 {
 		t.Fatal("disagreement after davey's remove commit")
 	}
@@ -373,24 +284,14 @@ func TestInteropDaveyRandom(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 9))
 	const channel = 555000111
 	groupID := snowflake(channel)
-	extKey, err := GenerateSignatureKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	es := ExternalSender{SignatureKey: extKey.PublicKey(), Credential: Credential{Type: CredentialBasic, Identity: []byte{}}}
+	extKey, es := interopSender(t)
 	members := map[uint64]*mixedMember{}
 	nextUser := uint64(100)
 	newMember := func(useDavey bool) (*mixedMember, *KeyPackage) {
 		nextUser++
 		m := &mixedMember{user: nextUser, name: strconv.FormatUint(nextUser, 10), davey: useDavey}
 		if useDavey {
-			d.call(map[string]any{"op": "new", "name": m.name, "user": m.name, "channel": strconv.FormatUint(channel, 10)})
-			d.call(map[string]any{"op": "externalSender", "name": m.name, "data": hex.EncodeToString(es.Marshal())})
-			var kp KeyPackage
-			if err := kp.Unmarshal(unhex(t, d.call(map[string]any{"op": "keyPackage", "name": m.name}).Data)); err != nil {
-				t.Fatal(err)
-			}
-			return m, &kp
+			return m, daveyMember(t, d, m.name, m.name, channel, es)
 		}
 		var err error
 		if m.kp, err = NewKeyPackage(snowflake(m.user)); err != nil {
@@ -399,6 +300,7 @@ func TestInteropDaveyRandom(t *testing.T) {
 		return m, &m.kp.KeyPackage
 	}
 	first, _ := newMember(false)
+	var err error
 	if first.g, err = CreateGroup(groupID, first.kp, GroupOptions{Extensions: []Extension{ExternalSendersExtension([]ExternalSender{es})}}); err != nil {
 		t.Fatal(err)
 	}
@@ -464,7 +366,7 @@ func TestInteropDaveyRandom(t *testing.T) {
 				continue
 			}
 			if m.davey {
-				r := d.call(map[string]any{"op": "proposals", "name": m.name, "data": hex.EncodeToString(vec), "users": users})
+				r := d.Must(t, map[string]any{"op": "proposals", "name": m.name, "data": hex.EncodeToString(vec), "users": users})
 				if m == committer {
 					commit, welcome = unhex(t, r.Commit), unhex(t, r.Welcome)
 				}
@@ -503,14 +405,14 @@ func TestInteropDaveyRandom(t *testing.T) {
 				continue
 			}
 			if m.davey {
-				d.call(map[string]any{"op": "commit", "name": m.name, "data": hex.EncodeToString(commit)})
+				d.Must(t, map[string]any{"op": "commit", "name": m.name, "data": hex.EncodeToString(commit)})
 			} else if _, err := m.g.ProcessMessage(commit); err != nil {
 				t.Fatalf("epoch %d: %s processing %s's commit (davey %v): %v", e, m.name, committer.name, committer.davey, err)
 			}
 		}
 		for _, j := range joiners {
 			if j.davey {
-				d.call(map[string]any{"op": "welcome", "name": j.name, "data": hex.EncodeToString(welcome)})
+				d.Must(t, map[string]any{"op": "welcome", "name": j.name, "data": hex.EncodeToString(welcome)})
 			} else if j.g, err = JoinFromWelcome(welcome, j.kp, GroupOptions{}); err != nil {
 				t.Fatalf("epoch %d: %s joining from %s's welcome (davey %v): %v", e, j.name, committer.name, committer.davey, err)
 			}
@@ -526,7 +428,7 @@ func TestInteropDaveyRandom(t *testing.T) {
 		for _, m := range members {
 			var auth []byte
 			if m.davey {
-				auth = unhex(t, d.call(map[string]any{"op": "state", "name": m.name}).Auth)
+				auth = unhex(t, d.Must(t, map[string]any{"op": "state", "name": m.name}).Auth)
 			} else {
 				auth = m.g.EpochAuthenticator()
 			}

@@ -58,7 +58,7 @@ func NewOpusReader(r io.Reader) (*OpusReader, error) {
 	if err := or.readHeaders(); err != nil {
 		return nil, err
 	}
-	if or.pr.seeker != nil {
+	if or.pr.Seekable() {
 		if err := or.probeEnd(); err != nil {
 			return nil, err
 		}
@@ -139,7 +139,7 @@ func (or *OpusReader) readHeaders() error {
 	// Audio starts on the page after the one where OpusTags ends (RFC 7845 §3).
 	// (Audio packets sharing the tags' page, against the spec, are still
 	// returned by ReadPacket now but skipped after a seek to the start.)
-	or.dataStart = or.pr.off
+	or.dataStart = or.pr.Offset()
 	return nil
 }
 
@@ -303,9 +303,9 @@ func (or *OpusReader) Duration() int64 { return or.duration }
 // probeEnd reads the start granule and the last page's granule, then returns
 // to the first audio page.
 func (or *OpusReader) probeEnd() error {
-	size, err := or.pr.size()
+	size, err := or.pr.Size()
 	if err != nil {
-		or.pr.seeker = nil // e.g. a pipe that claims to seek
+		or.pr.DisableSeek() // e.g. a pipe that claims to seek
 		return nil
 	}
 	or.totalBytes = size
@@ -326,7 +326,7 @@ func (or *OpusReader) probeEnd() error {
 
 // rewind positions the reader at a page boundary with no packet pending.
 func (or *OpusReader) rewind(off int64) error {
-	if err := or.pr.seek(off); err != nil {
+	if err := or.pr.SeekTo(off); err != nil {
 		return err
 	}
 	or.havePage, or.eos, or.ready, or.reset, or.partial, or.oversize = false, false, false, false, false, false
@@ -341,7 +341,7 @@ func (or *OpusReader) lastGranule(size int64) int64 {
 	const chunk = maxPageSize
 	for end := size; end > or.dataStart; {
 		start := max(or.dataStart, end-chunk)
-		if err := or.pr.seek(start); err != nil {
+		if err := or.pr.SeekTo(start); err != nil {
 			return -1
 		}
 		best := int64(-1)
@@ -394,7 +394,7 @@ func (or *OpusReader) firstGranule() (int64, error) {
 // end (the next ReadPacket returns io.EOF) and returns the duration. Decoders
 // should start a little earlier (RFC 7845 §6 suggests 80 ms) to converge.
 func (or *OpusReader) SeekSample(s int64) (int64, error) {
-	if or.pr.seeker == nil {
+	if !or.pr.Seekable() {
 		return 0, errNotSeekable
 	}
 	if s < 0 {

@@ -121,7 +121,7 @@ func NewOpusReader(r io.Reader) (*OpusReader, error) {
 	if err := wr.readHeaders(); err != nil {
 		return nil, err
 	}
-	if wr.br.seeker != nil {
+	if wr.br.Seekable() {
 		if err := wr.scanEnd(); err != nil {
 			return nil, err
 		}
@@ -138,7 +138,7 @@ func (wr *OpusReader) scanEnd() error {
 		return nil // no Cues: nothing to read, nothing moved
 	}
 	wr.loadCues()
-	if len(wr.cues) > 0 && wr.br.seek(wr.segStart+wr.cues[len(wr.cues)-1].pos) == nil {
+	if len(wr.cues) > 0 && wr.br.SeekTo(wr.segStart+wr.cues[len(wr.cues)-1].pos) == nil {
 		end := int64(-1)
 		for {
 			_, err := wr.ReadPacket()
@@ -154,7 +154,7 @@ func (wr *OpusReader) scanEnd() error {
 		}
 		wr.exactEnd = end
 	}
-	if err := wr.br.seek(wr.firstCluster); err != nil {
+	if err := wr.br.SeekTo(wr.firstCluster); err != nil {
 		return err
 	}
 	wr.nLace, wr.iLace, wr.ready, wr.eof, wr.anchored = 0, 0, false, false, false
@@ -168,7 +168,7 @@ func (wr *OpusReader) readBody(what string, size, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("webm: %s element of %d bytes exceeds the %d byte limit", what, size, limit)
 	}
 	b := make([]byte, size)
-	if err := wr.br.read(b); err != nil {
+	if err := wr.br.ReadFull(b); err != nil {
 		if err == io.EOF {
 			return nil, fmt.Errorf("webm: file ends inside %s", what)
 		}
@@ -212,14 +212,14 @@ func (wr *OpusReader) readHeaders() error {
 		if size == unknownSize {
 			return errNoSegment
 		}
-		if err := wr.br.skip(size); err != nil {
+		if err := wr.br.Skip(size); err != nil {
 			return errNoSegment
 		}
 	}
-	wr.segStart = wr.br.off
+	wr.segStart = wr.br.Offset()
 	haveTracks := false
 	for range maxTopLevel {
-		elemStart := wr.br.off
+		elemStart := wr.br.Offset()
 		id, size, err := wr.br.readHeader()
 		if err == io.EOF {
 			if !haveTracks {
@@ -273,7 +273,7 @@ func (wr *OpusReader) readHeaders() error {
 			if size == unknownSize {
 				return fmt.Errorf("webm: element 0x%X of unknown size before the first Cluster", id)
 			}
-			if err := wr.br.skip(size); err != nil {
+			if err := wr.br.Skip(size); err != nil {
 				if !haveTracks {
 					return errNoTracks
 				}
@@ -584,7 +584,7 @@ func (wr *OpusReader) nextBlock() error {
 				continue
 			}
 			var b [8]byte
-			if err := wr.br.read(b[:size]); err != nil {
+			if err := wr.br.ReadFull(b[:size]); err != nil {
 				return err
 			}
 			v, _ := readUint(b[:size])
@@ -600,7 +600,7 @@ func (wr *OpusReader) nextBlock() error {
 				wr.block = make([]byte, size, max(int(size), 2*cap(wr.block)))
 			}
 			wr.block = wr.block[:size]
-			if err := wr.br.read(wr.block); err != nil {
+			if err := wr.br.ReadFull(wr.block); err != nil {
 				return err
 			}
 			ok, err := wr.splitBlock()
@@ -620,7 +620,7 @@ func (wr *OpusReader) nextBlock() error {
 				}
 				continue
 			}
-			if err := wr.br.skip(size); err != nil {
+			if err := wr.br.Skip(size); err != nil {
 				return err
 			}
 		}
@@ -635,17 +635,17 @@ var bigElements = map[uint32]bool{
 
 // resync scans forward to the next Cluster ID after damage.
 func (wr *OpusReader) resync() error {
-	wr.br.advance(min(1, wr.br.end-wr.br.start))
+	wr.br.Advance(min(1, len(wr.br.Buffered())))
 	for {
-		b := wr.br.peek(4)
+		b := wr.br.Peek(4)
 		if len(b) < 4 {
-			return wr.br.endErr()
+			return wr.br.EndErr()
 		}
 		if b[0] == 0x1F && b[1] == 0x43 && b[2] == 0xB6 && b[3] == 0x75 {
 			wr.anchored = false
 			return nil
 		}
-		wr.br.advance(1)
+		wr.br.Advance(1)
 	}
 }
 
@@ -659,7 +659,7 @@ func (wr *OpusReader) readGroup(size int64) (bool, error) {
 		wr.group = make([]byte, size, max(int(size), 2*cap(wr.group)))
 	}
 	g := wr.group[:size]
-	if err := wr.br.read(g); err != nil {
+	if err := wr.br.ReadFull(g); err != nil {
 		return false, err
 	}
 	var blk []byte
@@ -816,7 +816,7 @@ func (wr *OpusReader) loadCues() {
 		return
 	}
 	wr.cuesLoaded = true
-	if err := wr.br.seek(wr.segStart + wr.cuesPos); err != nil {
+	if err := wr.br.SeekTo(wr.segStart + wr.cuesPos); err != nil {
 		return
 	}
 	id, size, err := wr.br.readHeader()
@@ -824,7 +824,7 @@ func (wr *OpusReader) loadCues() {
 		return
 	}
 	b := make([]byte, size)
-	if wr.br.read(b) != nil {
+	if wr.br.ReadFull(b) != nil {
 		return
 	}
 	wr.parseCues(b)
@@ -836,7 +836,7 @@ func (wr *OpusReader) loadCues() {
 // sample (negative when it begins inside the pre-skip). Past the end, the
 // next ReadPacket returns io.EOF. It needs a seekable input.
 func (wr *OpusReader) SeekSample(s int64) (int64, error) {
-	if wr.br.seeker == nil {
+	if !wr.br.Seekable() {
 		return 0, errNotSeekable
 	}
 	s = max(s, 0)
@@ -851,7 +851,7 @@ func (wr *OpusReader) SeekSample(s int64) (int64, error) {
 	} else {
 		pos = wr.hopClusters(target)
 	}
-	if err := wr.br.seek(pos); err != nil {
+	if err := wr.br.SeekTo(pos); err != nil {
 		return 0, err
 	}
 	wr.nLace, wr.iLace, wr.ready, wr.eof, wr.anchored = 0, 0, false, false, false
@@ -881,14 +881,14 @@ func (wr *OpusReader) hopClusters(target int64) int64 {
 	best := wr.firstCluster
 	pos := wr.firstCluster
 	for {
-		if wr.br.seek(pos) != nil {
+		if wr.br.SeekTo(pos) != nil {
 			return best
 		}
 		id, size, err := wr.br.readHeader()
 		if err != nil || id != idCluster {
 			return best
 		}
-		dataStart := wr.br.off
+		dataStart := wr.br.Offset()
 		// The Timecode is the first child in practice; look at a few.
 		tc := int64(-1)
 		for range 4 {
@@ -898,13 +898,13 @@ func (wr *OpusReader) hopClusters(target int64) int64 {
 			}
 			if cid == idTimecode && csize <= 8 {
 				var b [8]byte
-				if wr.br.read(b[:csize]) == nil {
+				if wr.br.ReadFull(b[:csize]) == nil {
 					v, _ := readUint(b[:csize])
 					tc = int64(min(v, math.MaxInt64/4))
 				}
 				break
 			}
-			if wr.br.skip(csize) != nil {
+			if wr.br.Skip(csize) != nil {
 				break
 			}
 		}

@@ -237,6 +237,38 @@ func TestKustomization(t *testing.T) {
 	}
 }
 
+// TestKustomizeBuild renders the base with kubectl's kustomize, where
+// kubectl is installed (it is an operator's tool, not a test dependency):
+// every object comes out, in the namespace, with the image rewritten.
+func TestKustomizeBuild(t *testing.T) {
+	kubectl, err := exec.LookPath("kubectl")
+	if err != nil {
+		t.Skip("kubectl is not installed; TestKustomization checks the files without it")
+	}
+	out, err := exec.Command(kubectl, "kustomize", kitPath("deploy", "kubernetes")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("kubectl kustomize: %v\n%s", err, out)
+	}
+	docs, err := parseYAML(string(out))
+	if err != nil {
+		t.Fatalf("kubectl kustomize output: %v", err)
+	}
+	k := readYAML(t, "deploy", "kubernetes", "kustomization.yaml")
+	if len(docs) != len(list(k, "resources")) {
+		t.Errorf("kubectl kustomize rendered %d objects from %d resources", len(docs), len(list(k, "resources")))
+	}
+	image := str(k, "images", 0, "newName") + ":" + str(k, "images", 0, "newTag")
+	for _, d := range docs {
+		kind := str(d, "kind")
+		if ns := str(d, "metadata", "namespace"); kind != "Namespace" && ns != str(k, "namespace") {
+			t.Errorf("%s %s is in namespace %q", kind, str(d, "metadata", "name"), ns)
+		}
+		if kind == "StatefulSet" && str(d, "spec", "template", "spec", "containers", 0, "image") != image {
+			t.Errorf("rendered image %q, want %q", str(d, "spec", "template", "spec", "containers", 0, "image"), image)
+		}
+	}
+}
+
 // TestManifestSettings checks the manifests against the binary: every
 // QUAVER_* name is a real setting, the metrics port and probe path are
 // where serve listens, memory limits agree, the pod runs locked down, and

@@ -181,8 +181,11 @@ func (p *yamlParser) sequence(indent int) (any, error) {
 		if l.indent < indent {
 			break
 		}
-		if l.indent > indent || !(l.text == "-" || strings.HasPrefix(l.text, "- ")) {
+		if l.indent > indent {
 			return nil, fmt.Errorf("%w: line %d", errYAMLIndent, l.no)
+		}
+		if !(l.text == "-" || strings.HasPrefix(l.text, "- ")) {
+			break // the next key of a mapping whose value this sequence was (at the key's indentation)
 		}
 		rest := strings.TrimLeft(strings.TrimPrefix(l.text, "-"), " ")
 		switch {
@@ -399,7 +402,9 @@ func TestParseYAML(t *testing.T) {
 		{"mapping", "a: 1\nb: x y # comment\n", "map[a:1 b:x y]"},
 		{"nested", "a:\n  b:\n    c: d\n", "map[a:map[b:map[c:d]]]"},
 		{"sequence of mappings", "s:\n  - name: a\n    v: \"q\\\"x\"\n  - name: b\n", `map[s:[map[name:a v:q"x] map[name:b]]]`},
-		{"sequence at key indent", "s:\n- a\n- 'b''c'\n", "map[s:[a b'c]]"},
+		{"sequence at key indent", "s:\n- a\n- 'b''c'\nt: d\n", "map[s:[a b'c] t:d]"},
+		{"key after deeper sequence", "s:\n  - a\n  t: d\n", ""},
+		{"documents", "a: b\n---\nc: d\n", "map[a:b]"},
 		{"flow sequence", `drop: ["ALL", x]`, "map[drop:[ALL x]]"},
 		{"literal block", "a: |\n  set -eu\n  # not a comment\n\n  echo \"${X:-}\"\nk: v\n", "map[a:set -eu\n# not a comment\n\necho \"${X:-}\"\n k:v]"},
 		{"literal in sequence", "args:\n  - |\n    a\n    b\n", "map[args:[a\nb\n]]"},

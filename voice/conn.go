@@ -182,7 +182,7 @@ var (
 
 // media is what the frame path needs, swapped atomically on reconnect.
 type media struct {
-	udp    net.Conn
+	udp    datagramConn
 	cipher *transport.Cipher
 	ssrc   uint32
 }
@@ -510,10 +510,30 @@ func (c *Conn) newSession(ctx context.Context) error {
 	if sd.DAVE > 0 && c.cfg.Encryptor == nil {
 		c.log.Warn("voice: server announced DAVE but no encryptor is set", "version", sd.DAVE)
 	}
-	c.installMedia(&media{udp: udp, cipher: ciph, ssrc: ready.SSRC})
+	c.installMedia(&media{udp: sendOnly(udp), cipher: ciph, ssrc: ready.SSRC})
 	c.setLink(l)
 	c.log.Debug("voice: session ready", "ssrc", ready.SSRC, "mode", sd.Mode)
 	return nil
+}
+
+// datagramConn is where media packets go: the dialed socket, or a
+// transport.Sender once the socket is detached from the runtime's poller.
+type datagramConn interface {
+	Write(b []byte) (int, error)
+	Close() error
+}
+
+// sendOnly detaches a real UDP socket from the runtime's poller after IP
+// discovery, the last time the client reads it (see transport.Sender: at
+// thousands of connections the poller's wake-ups cost more than the sends).
+// Other connections (a test's wrapper, say) are used as they are.
+func sendOnly(c net.Conn) datagramConn {
+	if uc, ok := c.(*net.UDPConn); ok {
+		if s, err := transport.Detach(uc); err == nil {
+			return s
+		}
+	}
+	return c
 }
 
 // installMedia swaps in new media (nil: none) and closes the old socket.

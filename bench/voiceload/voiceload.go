@@ -69,6 +69,12 @@ type Result struct {
 	LatenessMsMax           float64 `json:"lateness_ms_max"`
 	PacketsSent             uint64  `json:"packets_sent"`
 	PacketsLost             uint64  `json:"packets_lost"`
+	// PacerNice is the thread priority the pacer's workers asked for and
+	// PacerWorkersRaised how many got it (0: the system refused; see
+	// pacer.Config.Nice), out of PacerWorkers.
+	PacerNice          int `json:"pacer_nice"`
+	PacerWorkersRaised int `json:"pacer_workers_raised"`
+	PacerWorkers       int `json:"pacer_workers"`
 }
 
 var (
@@ -186,12 +192,13 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	runtime.GC()
 	rss0 := rssKB()
 
-	srv, err := voicetest.New(voicetest.Config{DiscardPayloads: true, UDPReaders: runtime.GOMAXPROCS(0)})
+	pcfg := pacer.DefaultConfig()
+	srv, err := voicetest.New(voicetest.Config{DiscardPayloads: true, UDPReaders: runtime.GOMAXPROCS(0), ReaderNice: pcfg.Nice})
 	if err != nil {
 		return Result{}, err
 	}
 	defer srv.Close()
-	p, err := pacer.New(pacer.DefaultConfig())
+	p, err := pacer.New(pcfg)
 	if err != nil {
 		return Result{}, err
 	}
@@ -334,6 +341,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		lost = sent - received
 	}
 	n := float64(cfg.N)
+	raised, workers := p.Priority()
 	return Result{
 		Connections:             cfg.N,
 		CPUPercentPerConnection: 100 * cpu.Seconds() / wall.Seconds() / n,
@@ -343,6 +351,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		LatenessMsMax:           ms(lat.Max),
 		PacketsSent:             sent,
 		PacketsLost:             lost,
+		PacerNice:               pcfg.Nice,
+		PacerWorkersRaised:      raised,
+		PacerWorkers:            workers,
 	}, nil
 }
 

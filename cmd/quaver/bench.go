@@ -78,5 +78,6 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stdout, "rss per connection        %.1f KB\n", res.RSSKBPerConnection)
 	fmt.Fprintf(stdout, "send lateness p50/p99/max %.3f / %.3f / %.3f ms\n", res.LatenessMsP50, res.LatenessMsP99, res.LatenessMsMax)
 	fmt.Fprintf(stdout, "packets sent / lost       %d / %d\n", res.PacketsSent, res.PacketsLost)
+	fmt.Fprintf(stdout, "pacer priority            nice %d on %d of %d workers\n", res.PacerNice, res.PacerWorkersRaised, res.PacerWorkers)
 	return nil
 }

@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/quaverbot/quaver/internal/threadprio"
 )
 
 // Stream is one sender driven by the pacer, typically a voice connection.
@@ -49,11 +51,20 @@ type Config struct {
 	// Registerer receives the lateness histogram
 	// quaver_voice_send_lateness_seconds; nil registers nothing.
 	Registerer prometheus.Registerer
+	// Nice is the scheduling priority (-20 highest … 19 lowest) each worker
+	// asks for its own OS thread; 0 leaves the thread as it is. Audio is
+	// the one thing on a node that must be on time, so a worker that wakes
+	// while the machine is busy should run before batch work (decoding
+	// ahead, gateway JSON, other processes). Raising priority needs
+	// CAP_SYS_NICE (or root, or an RLIMIT_NICE allowance); without it the
+	// worker keeps the default priority and Priority reports that. Only
+	// Linux applies it (threads have their own nice value there).
+	Nice int
 }
 
 // DefaultConfig returns the production settings.
 func DefaultConfig() Config {
-	return Config{Workers: runtime.GOMAXPROCS(0), Interval: 20 * time.Millisecond, MaxCatchUp: 3}
+	return Config{Workers: runtime.GOMAXPROCS(0), Interval: 20 * time.Millisecond, MaxCatchUp: 3, Nice: -10}
 }
 
 var errClosed = errors.New("pacer: closed")
@@ -67,6 +78,8 @@ type Pacer struct {
 	lat    latency
 	skips  atomic.Uint64
 	wakes  atomic.Uint64
+	// raised counts workers whose thread took Config.Nice.
+	raised atomic.Int32
 	mu     sync.Mutex
 	closed bool
 	stop   chan struct{}
@@ -136,9 +149,12 @@ func New(cfg Config) (*Pacer, error) {
 		p.shards[i] = sh
 	}
 	p.wg.Add(len(p.shards))
+	var started sync.WaitGroup
+	started.Add(len(p.shards))
 	for _, sh := range p.shards {
-		go p.work(sh)
+		go p.work(sh, started.Done)
 	}
+	started.Wait() // every worker has its thread priority settled
 	return p, nil
 }
 
@@ -222,6 +238,12 @@ func (p *Pacer) Close() error {
 // than MaxCatchUp slots late.
 func (p *Pacer) Skipped() uint64 { return p.skips.Load() }
 
+// Priority reports how many workers run at Config.Nice, out of how many
+// workers there are (0 of n: the system refused, see Config.Nice).
+func (p *Pacer) Priority() (raised, workers int) {
+	return int(p.raised.Load()), len(p.shards)
+}
+
 // sub returns the sub-slot period (Interval / Phases).
 func (p *Pacer) sub() time.Duration { return p.cfg.Interval / time.Duration(p.cfg.Phases) }
 
@@ -233,8 +255,18 @@ func (p *Pacer) deadline(k uint64) time.Time {
 
 // work runs one shard on the absolute grid until Close. The loop counts
 // sub-slots; see deadline.
-func (p *Pacer) work(sh *shard) {
+func (p *Pacer) work(sh *shard, started func()) {
 	defer p.wg.Done()
+	if p.cfg.Nice != 0 {
+		// The thread is wired to this worker for good: when the worker
+		// returns still locked, the runtime retires the thread, so the
+		// raised priority never passes to other goroutines.
+		runtime.LockOSThread()
+		if threadprio.Set(p.cfg.Nice) == nil {
+			p.raised.Add(1)
+		}
+	}
+	started()
 	iv := p.sub()
 	maxBehind := uint64(p.cfg.MaxCatchUp * p.cfg.Phases)
 	slot := uint64(time.Since(p.start)/iv) + 1

@@ -2,6 +2,7 @@ package pacer
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -230,5 +231,28 @@ func BenchmarkRunSlot1000(b *testing.B) {
 		for k := range uint64(len(p.shards[0].phases)) {
 			p.runSlot(p.shards[0], k)
 		}
+	}
+}
+
+// Workers take Config.Nice on their own threads: a lower priority is always
+// allowed, so every worker reports it, and the pacer still ticks streams.
+// (A raise to the default -10 needs CAP_SYS_NICE; without it Priority
+// reports 0 workers and the pacer runs as before.)
+func TestWorkersTakeNice(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("per-thread priority is Linux-only")
+	}
+	p, err := New(Config{Workers: 2, Interval: 2 * time.Millisecond, Nice: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	r := newRec(3, true)
+	if _, err := p.Add(r); err != nil {
+		t.Fatal(err)
+	}
+	wait(t, r.done)
+	if raised, n := p.Priority(); raised != 2 || n != 2 {
+		t.Fatalf("Priority() = %d of %d workers, want 2 of 2", raised, n)
 	}
 }

@@ -69,6 +69,9 @@ type Cipher struct {
 	mode  Mode
 	aead  cipher.AEAD
 	nonce uint32
+	// nonceLen is aead.NonceSize(), kept so Seal and Open make one
+	// interface call per packet instead of two.
+	nonceLen int
 	// sealNonce and openNonce are the padded nonce buffers reused by Seal
 	// and Open, so that neither allocates.
 	sealNonce [chacha20poly1305.NonceSizeX]byte
@@ -98,7 +101,7 @@ func New(mode Mode, key []byte) (*Cipher, error) {
 	default:
 		return nil, errMode
 	}
-	return &Cipher{mode: mode, aead: a}, nil
+	return &Cipher{mode: mode, aead: a, nonceLen: a.NonceSize()}, nil
 }
 
 // Mode returns the cipher's mode.
@@ -113,7 +116,7 @@ func (c *Cipher) Seal(dst, header, body []byte) []byte {
 	c.nonce++
 	binary.BigEndian.PutUint32(c.sealNonce[:NonceSize], c.nonce)
 	dst = append(dst, header...)
-	dst = c.aead.Seal(dst, c.sealNonce[:c.aead.NonceSize()], body, header)
+	dst = c.aead.Seal(dst, c.sealNonce[:c.nonceLen], body, header)
 	return append(dst, c.sealNonce[:NonceSize]...)
 }
 
@@ -132,7 +135,7 @@ func (c *Cipher) Open(dst, packet []byte, aadLen int) ([]byte, uint32, error) {
 	copy(c.openNonce[:NonceSize], nb)
 	n := binary.BigEndian.Uint32(nb)
 	ct := packet[aadLen : len(packet)-NonceSize]
-	out, err := c.aead.Open(dst, c.openNonce[:c.aead.NonceSize()], ct, packet[:aadLen])
+	out, err := c.aead.Open(dst, c.openNonce[:c.nonceLen], ct, packet[:aadLen])
 	if err != nil {
 		return dst, n, errAuth
 	}

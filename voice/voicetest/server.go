@@ -128,6 +128,12 @@ type Config struct {
 	ReplayLimit int
 	// UDPReaders is how many goroutines read the UDP socket (default 1).
 	UDPReaders int
+	// ReaderNice, when not 0, is the thread priority (nice value) the UDP
+	// readers ask for on Linux. A load test that runs this server in the
+	// same process as the client under test gives the readers the client
+	// pacer's priority, so the stand-in for Discord's machines is not
+	// starved by the load it measures. Failure to raise is ignored.
+	ReaderNice int
 	// DAVE is the optional DAVE hook (see DAVEHandler).
 	DAVE DAVEHandler
 	// Logger receives debug logs (default: discard).
@@ -152,7 +158,7 @@ type Server struct {
 	creds    map[credKey]string
 	sessions map[credKey]*Session
 	conns    map[*wsConn]struct{}
-	bySSRC   sync.Map // uint32 -> *Session
+	bySSRC   ssrcMap
 	nextSSRC uint32
 	waiters  []chan struct{}
 
@@ -203,6 +209,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	_ = udp.SetReadBuffer(8 << 20)
+	enableRxTimestamps(udp)
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		udp.Close()
@@ -366,7 +373,7 @@ func (s *Server) forget(ss *Session) {
 		delete(s.sessions, ss.key())
 	}
 	s.mu.Unlock()
-	s.bySSRC.Delete(ss.SSRC)
+	s.bySSRC.delete(ss.SSRC)
 	if gone && ss.ready() {
 		for _, o := range s.peers(ss) {
 			_ = o.Send(OpClientDisconnect, map[string]any{"user_id": ss.UserID})
@@ -419,7 +426,6 @@ type Session struct {
 
 	rxMu   sync.Mutex
 	opener *transport.Cipher
-	rxBuf  [udpMaxPacket]byte
 }
 
 type sentMsg struct {
@@ -792,7 +798,7 @@ func (s *Server) handle(c *wsConn, sessp **Session, m *inMsg) int {
 			return CloseAuthFailed
 		}
 		if old := s.sessions[k]; old != nil {
-			s.bySSRC.Delete(old.SSRC)
+			s.bySSRC.delete(old.SSRC)
 		}
 		s.nextSSRC++
 		ss := &Session{srv: s, ServerID: id.ServerID, UserID: id.UserID, SessionID: id.Session,
@@ -800,7 +806,7 @@ func (s *Server) handle(c *wsConn, sessp **Session, m *inMsg) int {
 		ss.rec = newRecorder(ss.SSRC, !s.cfg.DiscardPayloads)
 		s.sessions[k] = ss
 		s.mu.Unlock()
-		s.bySSRC.Store(ss.SSRC, ss)
+		s.bySSRC.store(ss.SSRC, ss)
 		*sessp = ss
 		_ = ss.Send(OpReady, map[string]any{
 			"ssrc": ss.SSRC, "ip": s.udpAP.Addr().String(), "port": s.udpAP.Port(),

@@ -14,27 +14,6 @@ func tlsListener(ln net.Listener, ca *CA) net.Listener {
 	return tls.NewListener(ln, ca.serverConfig())
 }
 
-// udpLoop reads media and IP discovery packets until the socket closes.
-func (s *Server) udpLoop() {
-	var buf [udpMaxPacket]byte
-	var out [transport.DiscoveryLen]byte
-	for {
-		n, src, err := s.udp.ReadFromUDPAddrPort(buf[:])
-		if err != nil {
-			select {
-			case <-s.closed:
-				return
-			default:
-			}
-			if ne, ok := err.(net.Error); ok && ne.Timeout() {
-				continue
-			}
-			return
-		}
-		s.handleUDP(buf[:n], src, time.Now(), &out)
-	}
-}
-
 // handleUDP processes one datagram. It allocates nothing in steady state
 // (unless the DelayUDP fault is on).
 func (s *Server) handleUDP(pkt []byte, src netip.AddrPort, now time.Time, out *[transport.DiscoveryLen]byte) {
@@ -57,7 +36,7 @@ func (s *Server) process(pkt []byte, src netip.AddrPort, now time.Time, out *[tr
 		if d.Unmarshal(pkt) != nil {
 			return
 		}
-		if _, ok := s.bySSRC.Load(d.SSRC); !ok {
+		if _, ok := s.bySSRC.load(d.SSRC); !ok {
 			return
 		}
 		resp := transport.Discovery{Type: transport.DiscoveryResponse, SSRC: d.SSRC, Addr: src}
@@ -71,11 +50,10 @@ func (s *Server) process(pkt []byte, src netip.AddrPort, now time.Time, out *[tr
 	if err != nil || h.PayloadType != rtp.PayloadType {
 		return // RTCP and other payload types are not recorded
 	}
-	v, ok := s.bySSRC.Load(h.SSRC)
+	ss, ok := s.bySSRC.load(h.SSRC)
 	if !ok {
 		return
 	}
-	ss := v.(*Session)
 	ss.receive(&h, pkt, aad, now)
 }
 
@@ -86,7 +64,9 @@ func (ss *Session) receive(h *rtp.Header, pkt []byte, aad int, now time.Time) {
 	if ss.opener == nil {
 		return
 	}
-	plain, _, err := ss.opener.Open(ss.rxBuf[:0], pkt, aad)
+	// Decrypt in place: the body overwrites its own ciphertext in the
+	// reader's buffer, so a loaded server touches no per-session buffer.
+	plain, _, err := ss.opener.Open(pkt[aad:aad], pkt, aad)
 	if err != nil {
 		ss.rec.decryptFailed()
 		return

@@ -222,7 +222,7 @@ func sessionWithKey(t testing.TB, s *Server, mode transport.Mode) (*Session, *tr
 	ss := &Session{srv: s, SSRC: 77, opener: open}
 	ss.rec = newRecorder(77, !s.cfg.DiscardPayloads)
 	ss.speaking.Store(1)
-	s.bySSRC.Store(ss.SSRC, ss)
+	s.bySSRC.store(ss.SSRC, ss)
 	return ss, seal
 }
 

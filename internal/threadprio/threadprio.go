@@ -4,7 +4,3 @@
 // with runtime.LockOSThread first and return without unlocking, so the
 // runtime retires the thread and the priority never reaches other goroutines.
 package threadprio
-
-import "errors"
-
-var errUnsupported = errors.New("threadprio: per-thread priority is only supported on Linux")

@@ -371,7 +371,7 @@ func (b *Bot) player(ctx context.Context, guildID string) (*player.Player, error
 		return p, nil
 	}
 	b.mu.Unlock()
-	set := b.settings(ctx, guildID)
+	set, _ := b.settings(ctx, guildID)
 	leave := time.Duration(set.AutoLeaveMinutes) * time.Minute
 	if b.cfg.AutoLeave > 0 {
 		leave = b.cfg.AutoLeave
@@ -399,14 +399,17 @@ func (b *Bot) player(ctx context.Context, guildID string) (*player.Player, error
 	return p, nil
 }
 
-// settings returns the guild's settings, the defaults when the store fails.
-func (b *Bot) settings(ctx context.Context, guildID string) store.GuildSettings {
+// settings returns the guild's settings. When the store cannot be read it
+// returns the defaults with the error: commands go on with the defaults
+// (music must not depend on the database), but /settings must not show
+// them as if they were the saved settings.
+func (b *Bot) settings(ctx context.Context, guildID string) (store.GuildSettings, error) {
 	s, err := b.cfg.Store.Settings.Get(ctx, guildID)
 	if err != nil {
 		b.log.Warn("read settings", "guild", guildID, "err", err)
-		return store.DefaultGuildSettings(guildID)
+		return store.DefaultGuildSettings(guildID), err
 	}
-	return s
+	return s, nil
 }
 
 // Close closes every player (each saves a last snapshot, so a restart

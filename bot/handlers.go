@@ -231,7 +231,7 @@ func (b *Bot) command(c *call, name string) {
 	if !b.allowed(c) {
 		return
 	}
-	set := b.settings(c.ctx, c.guildID)
+	set, setErr := b.settings(c.ctx, c.guildID)
 	vc, ok := b.check(c, a, set)
 	if !ok {
 		return
@@ -244,6 +244,11 @@ func (b *Bot) command(c *call, name string) {
 		b.search(c)
 		return
 	case "settings":
+		if setErr != nil {
+			// Showing (or saving over) the defaults would pass them off as the saved settings.
+			c.fail(settingsUnreadable(setErr))
+			return
+		}
 		b.changeSettings(c, set)
 		return
 	}
@@ -333,6 +338,18 @@ func (b *Bot) act(c *call, p *player.Player, name string, set store.GuildSetting
 	return nil, nil, fmt.Errorf("unknown command %q", name)
 }
 
+// dbUnavailable starts every answer about a store outage.
+const dbUnavailable = "The bot's database is temporarily unavailable"
+
+// settingsUnreadable answers /settings when the saved settings cannot be
+// read; like userMessage, it never shows the store's error (connection details).
+func settingsUnreadable(err error) string {
+	if errors.Is(err, store.ErrUnavailable) {
+		return dbUnavailable + ", so the settings can't be shown or changed right now: try again in a minute. Playback is not affected."
+	}
+	return "The saved settings could not be read, so they can't be shown or changed: ask the bot's operator to check its logs."
+}
+
 // userMessage turns an error into a message that says what to do.
 func userMessage(err error) string {
 	switch {
@@ -348,7 +365,7 @@ func userMessage(err error) string {
 		return "Searching needs yt-dlp on the bot's machine: paste a direct link instead."
 	case errors.Is(err, store.ErrUnavailable):
 		// Never show connection details (hosts, users, databases) to users.
-		return "The bot's database is temporarily unavailable, so this was not saved: try again in a minute. Playback is not affected."
+		return dbUnavailable + ", so this was not saved: try again in a minute. Playback is not affected."
 	}
 	msg := err.Error()
 	if len(msg) > 1500 {
@@ -511,7 +528,7 @@ func (b *Bot) component(c *call, id string) {
 	if !b.allowed(c) {
 		return
 	}
-	set := b.settings(c.ctx, c.guildID)
+	set, _ := b.settings(c.ctx, c.guildID)
 	kind, arg, _ := strings.Cut(id, ":")
 	switch kind {
 	case "q":

@@ -253,6 +253,7 @@ func (b *Bot) onVoiceState(s *discordgo.Session, e *discordgo.VoiceStateUpdate) 
 		return
 	}
 	gv.sessionID = e.SessionID
+	moved := e.ChannelID != "" && e.ChannelID != gv.channelID
 	gv.channelID = e.ChannelID
 	if gv.dave != nil && e.ChannelID != "" {
 		// A new channel is a new call: its MLS group is named by the new channel id.
@@ -263,6 +264,10 @@ func (b *Bot) onVoiceState(s *discordgo.Session, e *discordgo.VoiceStateUpdate) 
 	c.UpdateState(e.SessionID, e.ChannelID)
 	if e.ChannelID == "" {
 		b.dropVoice(e.GuildID, gv)
+	}
+	if p, ok := b.Player(e.GuildID); ok && moved {
+		// Moved by a moderator: saved at once, so a restart rejoins this channel.
+		p.SetVoiceChannel(e.ChannelID)
 	}
 	b.updateListeners(s, e.GuildID)
 }
@@ -404,7 +409,8 @@ func (b *Bot) gatewaySlot(ctx context.Context, shard int) error {
 }
 
 // voiceChannel returns the channel the bot is connected to in a guild ("" when
-// not connected). It follows moves by moderators, which the player does not see.
+// not connected). It follows moves by moderators from the voice state updates
+// (onVoiceState also tells the player, which saves the new channel).
 func (b *Bot) voiceChannel(guildID string) string {
 	b.mu.Lock()
 	gv := b.voices[guildID]

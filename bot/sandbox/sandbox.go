@@ -78,6 +78,7 @@ type Env struct {
 	Guilds   []Guild
 	MediaDir string
 
+	cfg    bot.Config // the bot's configuration, for RestartBot
 	events chan player.Event
 	log    io.Writer
 	tmp    string
@@ -202,16 +203,47 @@ func Start(ctx context.Context, o Options) (_ *Env, err error) {
 			return nil, err
 		}
 	}
-	if e.Bot, err = bot.New(cfg); err != nil {
+	e.cfg = cfg
+	if err := e.startBot(ctx); err != nil {
 		return nil, err
 	}
-	if err := e.Bot.Start(ctx); err != nil {
-		_ = e.Bot.Close()
-		return nil, err
-	}
-	e.closer = append(e.closer, e.Bot.Close)
+	e.closer = append(e.closer, func() error { return e.Bot.Close() })
 	e.step("bot connected to the local Discord and registered its slash commands")
 	return e, nil
+}
+
+// startBot starts a bot with e.cfg and makes it Env.Bot.
+func (e *Env) startBot(ctx context.Context) error {
+	b, err := bot.New(e.cfg)
+	if err != nil {
+		return err
+	}
+	e.Bot = b
+	if err := b.Start(ctx); err != nil {
+		_ = b.Close()
+		return err
+	}
+	return nil
+}
+
+// RestartBot closes the bot and starts a new one with the same
+// configuration against the same local Discord and voice server, as a
+// restart of the bot's process does. When st is not nil the new bot uses it
+// (and Env.Store becomes it; the caller closes it). Tests simulate kill -9
+// by closing the old bot's store first, so that nothing the old bot saves
+// on its way out is kept, and passing the store reopened on the same file.
+func (e *Env) RestartBot(ctx context.Context, st *store.Store) error {
+	if err := e.Bot.Close(); err != nil {
+		return fmt.Errorf("sandbox: closing the old bot: %w", err)
+	}
+	if st != nil {
+		e.Store, e.cfg.Store = st, st
+	}
+	if err := e.startBot(ctx); err != nil {
+		return err
+	}
+	e.step("bot restarted")
+	return nil
 }
 
 // decryptHeard returns pkts with each payload decrypted by the listener's DAVE

@@ -368,6 +368,16 @@ func (s *Server) listCommands(q *request) (int, any, *apiError) {
 	return 200, list, nil
 }
 
+// checkCommand validates one created or edited command.
+func checkCommand(c *Command) *apiError {
+	f := formErrors{}
+	validateCommand(f, nil, c)
+	if len(f) > 0 {
+		return formError(f)
+	}
+	return nil
+}
+
 func decodeCommand(raw []byte) (Command, bool) {
 	var in commandInput
 	if json.Unmarshal(raw, &in) != nil {
@@ -451,10 +461,8 @@ func (s *Server) createCommand(q *request) (int, any, *apiError) {
 	if e != nil {
 		return 0, nil, e
 	}
-	f := formErrors{}
-	validateCommand(f, nil, &c)
-	if len(f) > 0 {
-		return 0, nil, formError(f)
+	if e := checkCommand(&c); e != nil {
+		return 0, nil, e
 	}
 	list := s.w.commands.list(gid)
 	for i, o := range list {
@@ -520,10 +528,8 @@ func (s *Server) editCommand(q *request) (int, any, *apiError) {
 	if !ok {
 		return 0, nil, errInvalidJSON
 	}
-	f := formErrors{}
-	validateCommand(f, nil, &c)
-	if len(f) > 0 {
-		return 0, nil, formError(f)
+	if e := checkCommand(&c); e != nil {
+		return 0, nil, e
 	}
 	c.ID = cur.ID
 	s.finishCommandLocked(&c, gid)

@@ -10,13 +10,46 @@ import (
 // (suppress embeds, ephemeral, suppress notifications, components v2).
 const allowedFlags = FlagSuppressEmbeds | FlagEphemeral | 1<<12 | 1<<15
 
-func checkFlags(prefix []string, p *messagePayload) *apiError {
-	if p.Flags != nil && *p.Flags&^allowedFlags != 0 {
+// channelFlags are the flags a bot may set on a channel message: those of a
+// response but ephemeral.
+const channelFlags = allowedFlags &^ FlagEphemeral
+
+// checkPayload validates a message payload as Discord does, in its order:
+// the fields (prefix is the payload's path in the request body), then the
+// flags against allowed.
+func checkPayload(prefix []string, p *messagePayload, allowed int) *apiError {
+	if e := p.validate(prefix); e != nil {
+		return e
+	}
+	if p.Flags != nil && *p.Flags&^allowed != 0 {
 		f := formErrors{}
 		f.add(join(prefix, "flags"), "MESSAGE_FLAGS_INVALID", "Invalid flags")
 		return formError(f)
 	}
 	return nil
+}
+
+// checkShows refuses p when the message it leaves (base with p applied;
+// base nil for a new message) has nothing to show.
+func checkShows(base *Message, p *messagePayload) *apiError {
+	probe := &Message{}
+	if base != nil {
+		probe = base.clone()
+	}
+	p.apply(probe)
+	if probe.empty() {
+		return errEmptyMessage
+	}
+	return nil
+}
+
+// checkNewMessage validates p as a new message: checkPayload, then
+// checkShows.
+func checkNewMessage(p *messagePayload, allowed int) *apiError {
+	if e := checkPayload(nil, p, allowed); e != nil {
+		return e
+	}
+	return checkShows(nil, p)
 }
 
 func flagsOf(p *messagePayload) int {
@@ -85,20 +118,15 @@ func (s *Server) postCallback(q *request) (int, any, *apiError) {
 		f.add([]string{"type"}, "INTERACTION_RESPONSE_TYPE_INVALID", "Interaction response type is invalid for this interaction")
 		return 0, nil, formError(f)
 	}
-	if e := data.validate([]string{"data"}); e != nil {
-		return 0, nil, e
-	}
-	if e := checkFlags([]string{"data"}, data); e != nil {
+	if e := checkPayload([]string{"data"}, data, allowedFlags); e != nil {
 		return 0, nil, e
 	}
 	cb := &Callback{Type: typ, Flags: flagsOf(data), CustomID: data.CustomID, Title: data.Title, At: time.Now()}
 	var msg *Message
 	switch typ {
 	case CallbackChannelMessage:
-		probe := &Message{}
-		data.apply(probe)
-		if probe.empty() {
-			return 0, nil, errEmptyMessage
+		if e := checkShows(nil, data); e != nil {
+			return 0, nil, e
 		}
 		msg = s.interactionMessageLocked(it, data, flagsOf(data))
 		it.originalID = msg.ID
@@ -192,16 +220,8 @@ func (s *Server) postFollowup(q *request) (int, any, *apiError) {
 	if s.w.channels[it.channelID] == nil {
 		return 0, nil, errUnknownChannelAPI
 	}
-	if e := p.validate(nil); e != nil {
+	if e := checkNewMessage(p, allowedFlags); e != nil {
 		return 0, nil, e
-	}
-	if e := checkFlags(nil, p); e != nil {
-		return 0, nil, e
-	}
-	probe := &Message{}
-	p.apply(probe)
-	if probe.empty() {
-		return 0, nil, errEmptyMessage
 	}
 	var m *Message
 	if orig := s.w.messages[it.originalID]; it.cb.Type == CallbackDeferredChannelMessage && orig != nil && orig.Flags&FlagLoading != 0 {
@@ -222,56 +242,68 @@ func (s *Server) postFollowup(q *request) (int, any, *apiError) {
 }
 
 // webhookMessageLocked resolves {msg} (an ID or @original) of an interaction.
-func (s *Server) webhookMessageLocked(q *request) (*interaction, *Message, *apiError) {
+func (s *Server) webhookMessageLocked(q *request) (*Message, *apiError) {
 	it, e := s.webhookLocked(q)
 	if e != nil {
-		return nil, nil, e
+		return nil, e
 	}
 	id := q.path("msg")
 	if id == "@original" {
 		id = it.originalID
 	} else if id != it.originalID && !containsString(it.followups, id) {
-		return nil, nil, errUnknownMessageAPI
+		return nil, errUnknownMessageAPI
 	}
 	m := s.w.messages[id]
 	if m == nil || m.Deleted {
-		return nil, nil, errUnknownMessageAPI
+		return nil, errUnknownMessageAPI
 	}
-	return it, m, nil
+	return m, nil
 }
 
 func (s *Server) getWebhookMessage(q *request) (int, any, *apiError) {
+	return s.getMessageWith(q, s.webhookMessageLocked)
+}
+
+func (s *Server) editWebhookMessage(q *request) (int, any, *apiError) {
+	return s.editMessageWith(q, s.webhookMessageLocked)
+}
+
+func (s *Server) deleteWebhookMessage(q *request) (int, any, *apiError) {
+	return s.deleteMessageWith(q, s.webhookMessageLocked)
+}
+
+// A messageFinder resolves the message of a route; it runs under s.mu.
+type messageFinder func(q *request) (*Message, *apiError)
+
+// getMessageWith answers a GET of the message find resolves.
+func (s *Server) getMessageWith(q *request, find messageFinder) (int, any, *apiError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, m, e := s.webhookMessageLocked(q)
+	m, e := find(q)
 	if e != nil {
 		return 0, nil, e
 	}
 	return 200, m, nil
 }
 
-func (s *Server) editWebhookMessage(q *request) (int, any, *apiError) {
+// editMessageWith answers a PATCH of the message find resolves: the body is
+// read first, then the message found, then the edit validated and applied.
+func (s *Server) editMessageWith(q *request, find messageFinder) (int, any, *apiError) {
 	p, e := q.decodeMessage()
 	if e != nil {
 		return 0, nil, e
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, m, e := s.webhookMessageLocked(q)
+	m, e := find(q)
 	if e != nil {
 		return 0, nil, e
 	}
-	return s.applyEditLocked(m, p)
-}
-
-func (s *Server) applyEditLocked(m *Message, p *messagePayload) (int, any, *apiError) {
 	if e := p.validate(nil); e != nil {
 		return 0, nil, e
 	}
-	probe := m.clone()
-	p.apply(probe)
-	if probe.empty() {
-		return 0, nil, errEmptyMessage
+	if e := checkShows(m, p); e != nil {
+		return 0, nil, e
 	}
 	p.apply(m)
 	if m.Flags&FlagLoading != 0 {
@@ -285,10 +317,11 @@ func (s *Server) applyEditLocked(m *Message, p *messagePayload) (int, any, *apiE
 	return 200, m, nil
 }
 
-func (s *Server) deleteWebhookMessage(q *request) (int, any, *apiError) {
+// deleteMessageWith answers a DELETE of the message find resolves.
+func (s *Server) deleteMessageWith(q *request, find messageFinder) (int, any, *apiError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, m, e := s.webhookMessageLocked(q)
+	m, e := find(q)
 	if e != nil {
 		return 0, nil, e
 	}
@@ -343,18 +376,8 @@ func (s *Server) postMessage(q *request) (int, any, *apiError) {
 	if ch.Type == ChannelCategory {
 		return 0, nil, errNonTextChannel
 	}
-	if e := p.validate(nil); e != nil {
+	if e := checkNewMessage(p, channelFlags); e != nil {
 		return 0, nil, e
-	}
-	if p.Flags != nil && *p.Flags&^(FlagSuppressEmbeds|1<<12|1<<15) != 0 {
-		f := formErrors{}
-		f.add([]string{"flags"}, "MESSAGE_FLAGS_INVALID", "Invalid flags")
-		return 0, nil, formError(f)
-	}
-	probe := &Message{}
-	p.apply(probe)
-	if probe.empty() {
-		return 0, nil, errEmptyMessage
 	}
 	m := s.newMessageLocked(ch, p, flagsOf(p))
 	return 200, m, nil
@@ -400,41 +423,25 @@ func (s *Server) channelMessageLocked(q *request, need uint64) (*Message, *apiEr
 }
 
 func (s *Server) getMessage(q *request) (int, any, *apiError) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	m, e := s.channelMessageLocked(q, PermReadMessageHistory)
-	if e != nil {
-		return 0, nil, e
-	}
-	return 200, m, nil
+	return s.getMessageWith(q, func(q *request) (*Message, *apiError) {
+		return s.channelMessageLocked(q, PermReadMessageHistory)
+	})
 }
 
 func (s *Server) editMessage(q *request) (int, any, *apiError) {
-	p, e := q.decodeMessage()
-	if e != nil {
-		return 0, nil, e
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	m, e := s.channelMessageLocked(q, 0)
-	if e != nil {
-		return 0, nil, e
-	}
-	if m.Author.ID != s.w.bot.ID {
-		return 0, nil, &apiError{status: 403, code: codeCannotEditOther, message: "Cannot edit a message authored by another user"}
-	}
-	return s.applyEditLocked(m, p)
+	return s.editMessageWith(q, func(q *request) (*Message, *apiError) {
+		m, e := s.channelMessageLocked(q, 0)
+		if e == nil && m.Author.ID != s.w.bot.ID {
+			return nil, &apiError{status: 403, code: codeCannotEditOther, message: "Cannot edit a message authored by another user"}
+		}
+		return m, e
+	})
 }
 
 func (s *Server) deleteMessage(q *request) (int, any, *apiError) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	m, e := s.channelMessageLocked(q, 0)
-	if e != nil {
-		return 0, nil, e
-	}
-	s.deleteLocked(m)
-	return 204, nil, nil
+	return s.deleteMessageWith(q, func(q *request) (*Message, *apiError) {
+		return s.channelMessageLocked(q, 0)
+	})
 }
 
 func (s *Server) guildLocked(q *request) (*guild, *apiError) {
@@ -486,16 +493,25 @@ func (s *Server) getGuildRoles(q *request) (int, any, *apiError) {
 	return 200, out, nil
 }
 
-func (s *Server) getMember(q *request) (int, any, *apiError) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// guildUserLocked resolves {guild} and {user} of a route; @me is the bot.
+func (s *Server) guildUserLocked(q *request) (*guild, string, *apiError) {
 	g, e := s.guildLocked(q)
 	if e != nil {
-		return 0, nil, e
+		return nil, "", e
 	}
 	uid := q.path("user")
 	if uid == "@me" {
 		uid = s.w.bot.ID
+	}
+	return g, uid, nil
+}
+
+func (s *Server) getMember(q *request) (int, any, *apiError) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g, uid, e := s.guildUserLocked(q)
+	if e != nil {
+		return 0, nil, e
 	}
 	m := g.members[uid]
 	if m == nil {
@@ -510,13 +526,9 @@ func (s *Server) getMember(q *request) (int, any, *apiError) {
 func (s *Server) getVoiceState(q *request) (int, any, *apiError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	g, e := s.guildLocked(q)
+	g, uid, e := s.guildUserLocked(q)
 	if e != nil {
 		return 0, nil, e
-	}
-	uid := q.path("user")
-	if uid == "@me" {
-		uid = s.w.bot.ID
 	}
 	vs := g.voice[uid]
 	if vs == nil {

@@ -136,17 +136,7 @@ func oggPackets(t testing.TB, path string) [][]byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out [][]byte
-	for {
-		b, err := r.ReadPacket()
-		if errors.Is(err, io.EOF) {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, bytes.Clone(b))
-	}
+	return audiotest.ReadPackets(t, r)
 }
 
 // TestSeek: output after a seek matches the source at that offset.

@@ -8,7 +8,9 @@ package audiotest
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"os/exec"
@@ -55,6 +57,20 @@ func Ffmpeg(t testing.TB, args ...string) {
 	}
 }
 
+// FfmpegFile runs ffmpeg with args writing to a new file named name in t's
+// temporary directory (the output options, such as -f, go in args), and
+// returns the file's path and bytes.
+func FfmpegFile(t testing.TB, name string, args ...string) (string, []byte) {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), name)
+	Ffmpeg(t, append(args, out)...)
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out, data
+}
+
 // Convert writes s to a WAV and has ffmpeg convert it to a file named name with
 // the given output options (codec, bitrate, container), returning the path.
 func Convert(t testing.TB, s Signal, name string, opts ...string) string {
@@ -65,12 +81,19 @@ func Convert(t testing.TB, s Signal, name string, opts ...string) string {
 	return out
 }
 
-// Decode has ffmpeg decode any file to float PCM at rate and channels.
+// Decode has ffmpeg decode any file to float PCM at rate and channels; a rate
+// or channel count of 0 keeps the file's own (the Signal then leaves it 0).
 func Decode(t testing.TB, path string, rate, channels int) Signal {
 	t.Helper()
 	bin := testenv.Tool(t, "ffmpeg")
-	cmd := exec.Command(bin, "-hide_banner", "-loglevel", "error", "-nostdin", "-i", path,
-		"-f", "f32le", "-ac", fmt.Sprint(channels), "-ar", fmt.Sprint(rate), "-")
+	args := []string{"-hide_banner", "-loglevel", "error", "-nostdin", "-i", path, "-f", "f32le"}
+	if channels > 0 {
+		args = append(args, "-ac", fmt.Sprint(channels))
+	}
+	if rate > 0 {
+		args = append(args, "-ar", fmt.Sprint(rate))
+	}
+	cmd := exec.Command(bin, append(args, "-")...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -82,6 +105,58 @@ func Decode(t testing.TB, path string, rate, channels int) Signal {
 		s.Samples[i] = math.Float32frombits(binary.LittleEndian.Uint32(out[i*4:]))
 	}
 	return s
+}
+
+// PacketReader is what the Opus demuxers (ogg, webm) offer.
+type PacketReader interface {
+	ReadPacket() ([]byte, error)
+}
+
+// ReadPackets reads r to io.EOF and returns copies of its packets, failing t
+// on any other error.
+func ReadPackets(t testing.TB, r PacketReader) [][]byte {
+	t.Helper()
+	var pk [][]byte
+	for {
+		p, err := r.ReadPacket()
+		if err == io.EOF {
+			return pk
+		}
+		if err != nil {
+			t.Fatalf("ReadPacket after %d packets: %v", len(pk), err)
+		}
+		pk = append(pk, bytes.Clone(p))
+	}
+}
+
+// PacketAllocs returns how many allocations one ReadPacket of r makes in
+// steady state (after 10 packets, over 500 more), failing t if r ends or
+// fails before.
+func PacketAllocs(t testing.TB, r PacketReader) float64 {
+	t.Helper()
+	for range 10 {
+		if _, err := r.ReadPacket(); err != nil {
+			t.Fatalf("ReadPacket: %v", err)
+		}
+	}
+	return testing.AllocsPerRun(500, func() {
+		if _, err := r.ReadPacket(); err != nil {
+			t.Fatalf("ReadPacket: %v", err)
+		}
+	})
+}
+
+// UnsupportedCodec fails t unless err reads exactly "unsupported codec: NAME"
+// and is an E, the package's UnsupportedCodecError type.
+func UnsupportedCodec[E error](t testing.TB, err error, name string) {
+	t.Helper()
+	if err == nil || err.Error() != "unsupported codec: "+name {
+		t.Fatalf("err = %v, want unsupported codec: %s", err, name)
+	}
+	var e E
+	if !errors.As(err, &e) {
+		t.Errorf("error is %T, not %T", err, e)
+	}
 }
 
 // NCC returns the normalized cross-correlation of a and b at the best lag within

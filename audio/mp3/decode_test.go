@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/quaverbot/quaver/audio/audiotest"
 )
 
 // Test signals, as ffmpeg aevalsrc expressions (one per channel, '|' separated).
@@ -50,7 +52,7 @@ func encode(t testing.TB, src source, out string, opts ...string) string {
 	t.Helper()
 	args := append(src.input(), "-ac", itoa(src.ch), "-ar", itoa(src.rate), "-c:a", "libmp3lame")
 	args = append(args, opts...)
-	ffmpegRun(t, append(args, out)...)
+	audiotest.Ffmpeg(t, append(args, out)...)
 	return out
 }
 
@@ -109,7 +111,7 @@ func TestDecodeMatchesFFmpeg(t *testing.T) {
 func checkAgainstFFmpeg(t *testing.T, path string, rate, ch int, durTol int64) *Decoder {
 	t.Helper()
 	d, ours := decodeAll(t, path)
-	ref := ffmpegDecode(t, path)
+	ref := audiotest.Decode(t, path, 0, 0).Samples
 	if d.SampleRate() != rate || d.Channels() != ch {
 		t.Fatalf("SampleRate, Channels = %d, %d; want %d, %d", d.SampleRate(), d.Channels(), rate, ch)
 	}
@@ -173,7 +175,7 @@ func TestID3v2LargePicture(t *testing.T) {
 	out := filepath.Join(dir, "tagged.mp3")
 	args := append(src.input(), "-i", cover, "-map", "0", "-map", "1", "-ac", "2", "-c:a", "libmp3lame", "-b:a", "128k",
 		"-c:v", "png", "-disposition:v", "attached_pic", "-id3v2_version", "3", out)
-	ffmpegRun(t, args...)
+	audiotest.Ffmpeg(t, args...)
 	st, _ := os.Stat(out)
 	if st.Size() < 250<<10 {
 		t.Fatalf("tagged file is only %d bytes; the picture is missing", st.Size())
@@ -210,7 +212,7 @@ func TestUnsupportedLayers(t *testing.T) {
 	dir := t.TempDir()
 	src := genSource(t, dir, "tone", exprTones, 44100, 2, 1)
 	mp2 := filepath.Join(dir, "x.mp2")
-	ffmpegRun(t, append(src.input(), "-ac", "2", "-c:a", "mp2", "-b:a", "192k", "-f", "mp2", mp2)...)
+	audiotest.Ffmpeg(t, append(src.input(), "-ac", "2", "-c:a", "mp2", "-b:a", "192k", "-f", "mp2", mp2)...)
 	f, err := os.Open(mp2)
 	if err != nil {
 		t.Fatal(err)
@@ -272,8 +274,8 @@ func TestChannelModeChange(t *testing.T) {
 		t.Fatalf("Channels() = %d", d.Channels())
 	}
 	got := readRest(t, d)
-	refSt := ffmpegDecode(t, st)
-	refMo := ffmpegDecode(t, mo)
+	refSt := audiotest.Decode(t, st, 0, 0).Samples
+	refMo := audiotest.Decode(t, mo, 0, 0).Samples
 	if want := len(refSt)/2 + len(refMo); len(got)/2 != want {
 		t.Errorf("decoded %d samples, want %d", len(got)/2, want)
 	}

@@ -1,43 +1,13 @@
 package mp3
 
 import (
-	"bytes"
-	"encoding/binary"
 	"errors"
 	"io"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
-
-	"github.com/quaverbot/quaver/internal/testenv"
 )
-
-// ffmpegRun runs ffmpeg with args, failing t on error.
-func ffmpegRun(t testing.TB, args ...string) []byte {
-	t.Helper()
-	bin := testenv.Tool(t, "ffmpeg")
-	cmd := exec.Command(bin, append([]string{"-hide_banner", "-loglevel", "error", "-nostdin", "-y"}, args...)...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("ffmpeg %v: %v\n%s", args, err, stderr.String())
-	}
-	return out
-}
-
-// ffmpegDecode returns ffmpeg's decode of path as interleaved float32.
-func ffmpegDecode(t testing.TB, path string) []float32 {
-	t.Helper()
-	raw := ffmpegRun(t, "-i", path, "-f", "f32le", "-")
-	out := make([]float32, len(raw)/4)
-	for i := range out {
-		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
-	}
-	return out
-}
 
 // decodeAll decodes path with our decoder through an *os.File.
 func decodeAll(t testing.TB, path string) (*Decoder, []float32) {

@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/quaverbot/quaver/audio/audiotest"
 )
 
 // A chirp (unambiguous lag) whose loudness changes over time, so VBR frame
@@ -30,7 +32,7 @@ func TestSeekSample(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			p := encode(t, src, filepath.Join(dir, tc.name+".mp3"), tc.opts...)
-			ref := ffmpegDecode(t, p)
+			ref := audiotest.Decode(t, p, 0, 0).Samples
 			f, err := os.Open(p)
 			if err != nil {
 				t.Fatal(err)

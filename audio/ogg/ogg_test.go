@@ -3,7 +3,6 @@ package ogg
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -12,30 +11,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/quaverbot/quaver/audio/audiotest"
 	"github.com/quaverbot/quaver/internal/testenv"
 )
-
-// ffmpegOgg makes an Ogg file with ffmpeg from a lavfi source and returns its bytes.
-func ffmpegOgg(t testing.TB, name string, args ...string) (string, []byte) {
-	t.Helper()
-	ff := testenv.Tool(t, "ffmpeg")
-	out := filepath.Join(t.TempDir(), name)
-	cmd := exec.Command(ff, append(append([]string{"-hide_banner", "-loglevel", "error"}, args...), "-y", out)...)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("ffmpeg %v: %v\n%s", args, err, b)
-	}
-	data, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out, data
-}
 
 // sineOpus returns an Ogg Opus file of a tone made by ffmpeg/libopus.
 func sineOpus(t testing.TB, seconds string, extra ...string) (string, []byte) {
 	args := append([]string{"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=" + seconds}, extra...)
 	args = append(args, "-c:a", "libopus", "-b:a", "64k", "-f", "ogg")
-	return ffmpegOgg(t, "in.opus", args...)
+	return audiotest.FfmpegFile(t, "in.opus", args...)
 }
 
 // probePacket is one audio packet as ffprobe (an independent demuxer) sees it.
@@ -80,21 +64,6 @@ func decodePCM(t testing.TB, path string) []byte {
 	return out
 }
 
-func readAll(t testing.TB, r *OpusReader) [][]byte {
-	t.Helper()
-	var pkts [][]byte
-	for {
-		p, err := r.ReadPacket()
-		if err == io.EOF {
-			return pkts
-		}
-		if err != nil {
-			t.Fatalf("ReadPacket after %d packets: %v", len(pkts), err)
-		}
-		pkts = append(pkts, bytes.Clone(p))
-	}
-}
-
 func TestReaderMatchesFFprobe(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -122,7 +91,7 @@ func TestReaderMatchesFFprobe(t *testing.T) {
 			if d := r.Duration(); d != 154080 {
 				t.Errorf("Duration = %d, want 154080", d)
 			}
-			got := readAll(t, r)
+			got := audiotest.ReadPackets(t, r)
 			if len(got) != len(want) {
 				t.Fatalf("%d packets, ffprobe sees %d", len(got), len(want))
 			}
@@ -148,7 +117,7 @@ func TestNonSeekableReader(t *testing.T) {
 		t.Error("SeekSample on a non-seekable input succeeded")
 	}
 	r2, _ := NewOpusReader(bytes.NewReader(data))
-	if a, b := readAll(t, r), readAll(t, r2); len(a) != len(b) || len(a) == 0 {
+	if a, b := audiotest.ReadPackets(t, r), audiotest.ReadPackets(t, r2); len(a) != len(b) || len(a) == 0 {
 		t.Errorf("non-seekable read %d packets, seekable %d", len(a), len(b))
 	}
 }
@@ -265,7 +234,7 @@ func TestWriterLongPackets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := readAll(t, r)
+	got := audiotest.ReadPackets(t, r)
 	if len(got) != len(want) {
 		t.Fatalf("read %d packets, wrote %d", len(got), len(want))
 	}
@@ -294,7 +263,7 @@ func TestSeekSample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	all := readAll(t, r)
+	all := audiotest.ReadPackets(t, r)
 	for _, s := range []int64{0, 1, 311, 648, 649, 47999, 48000, 123456, 480000, 900000, 959000, 959999, 100, 5} {
 		start, err := r.SeekSample(s)
 		if err != nil {
@@ -339,15 +308,9 @@ func TestUnsupportedCodecs(t *testing.T) {
 	} {
 		t.Run(tc.codec, func(t *testing.T) {
 			args := append([]string{"-f", "lavfi", "-i", "sine=duration=0.5"}, tc.args...)
-			_, data := ffmpegOgg(t, "x.ogg", append(args, "-f", "ogg")...)
+			_, data := audiotest.FfmpegFile(t, "x.ogg", append(args, "-f", "ogg")...)
 			_, err := NewOpusReader(bytes.NewReader(data))
-			if err == nil || err.Error() != "unsupported codec: "+tc.codec {
-				t.Fatalf("err = %v, want unsupported codec: %s", err, tc.codec)
-			}
-			var uc *UnsupportedCodecError
-			if !errors.As(err, &uc) {
-				t.Errorf("error is %T, not *UnsupportedCodecError", err)
-			}
+			audiotest.UnsupportedCodec[*UnsupportedCodecError](t, err, tc.codec)
 		})
 	}
 }
@@ -355,7 +318,7 @@ func TestUnsupportedCodecs(t *testing.T) {
 func TestDamagedInput(t *testing.T) {
 	_, data := sineOpus(t, "2", "-ac", "2")
 	r, _ := NewOpusReader(bytes.NewReader(data))
-	all := readAll(t, r)
+	all := audiotest.ReadPackets(t, r)
 
 	t.Run("garbage before", func(t *testing.T) {
 		junk := append(bytes.Repeat([]byte("xOgg\x00S"), 5000), data...)
@@ -363,7 +326,7 @@ func TestDamagedInput(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := readAll(t, r); len(got) != len(all) {
+		if got := audiotest.ReadPackets(t, r); len(got) != len(all) {
 			t.Errorf("%d packets after garbage, want %d", len(got), len(all))
 		}
 	})
@@ -373,7 +336,7 @@ func TestDamagedInput(t *testing.T) {
 			if err != nil {
 				t.Fatalf("cut %d: %v", cut, err)
 			}
-			got := readAll(t, r)
+			got := audiotest.ReadPackets(t, r)
 			if len(got) == 0 && cut > len(data)*2/3 || len(got) >= len(all) {
 				t.Errorf("cut at %d: %d packets of %d", cut, len(got), len(all))
 			}
@@ -398,7 +361,7 @@ func TestDamagedInput(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := readAll(t, r)
+		got := audiotest.ReadPackets(t, r)
 		if len(got) >= len(all) || len(got) < len(all)/2 {
 			t.Errorf("%d packets with one corrupt page, %d without", len(got), len(all))
 		}
@@ -426,27 +389,27 @@ func TestDamagedInput(t *testing.T) {
 // file multiplexing two Opus streams yields the first one's packets.
 func TestChainedAndMultiplexed(t *testing.T) {
 	_, a := sineOpus(t, "1", "-ac", "2")
-	_, b := ffmpegOgg(t, "b.opus", "-f", "lavfi", "-i", "sine=frequency=1000:duration=1.5", "-c:a", "libopus", "-f", "ogg")
+	_, b := audiotest.FfmpegFile(t, "b.opus", "-f", "lavfi", "-i", "sine=frequency=1000:duration=1.5", "-c:a", "libopus", "-f", "ogg")
 	ra, _ := NewOpusReader(bytes.NewReader(a))
-	want := readAll(t, ra)
+	want := audiotest.ReadPackets(t, ra)
 
 	chained := append(bytes.Clone(a), b...)
 	r, err := NewOpusReader(bytes.NewReader(chained))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := readAll(t, r); len(got) != len(want) {
+	if got := audiotest.ReadPackets(t, r); len(got) != len(want) {
 		t.Errorf("chained: %d packets, first stream has %d", len(got), len(want))
 	}
 
-	path, mux := ffmpegOgg(t, "mux.ogg", "-f", "lavfi", "-i", "sine=frequency=440:duration=1",
+	path, mux := audiotest.FfmpegFile(t, "mux.ogg", "-f", "lavfi", "-i", "sine=frequency=440:duration=1",
 		"-f", "lavfi", "-i", "sine=frequency=1000:duration=1.5", "-map", "0", "-map", "1",
 		"-c:a", "libopus", "-b:a", "64k", "-f", "ogg")
 	r, err = NewOpusReader(bytes.NewReader(mux))
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := readAll(t, r)
+	got := audiotest.ReadPackets(t, r)
 	pk := ffprobePackets(t, path)
 	if len(got) != len(pk) {
 		t.Fatalf("multiplexed: %d packets, ffprobe's first stream has %d", len(got), len(pk))
@@ -494,14 +457,7 @@ func TestZeroAllocs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for range 10 {
-		r.ReadPacket()
-	}
-	if a := testing.AllocsPerRun(500, func() {
-		if _, err := r.ReadPacket(); err != nil {
-			t.Fatal(err)
-		}
-	}); a != 0 {
+	if a := audiotest.PacketAllocs(t, r); a != 0 {
 		t.Errorf("ReadPacket: %v allocs per packet", a)
 	}
 	w, _ := NewOpusWriter(io.Discard, DefaultOpusWriterConfig())
@@ -626,7 +582,7 @@ func TestWriterBigTagsAndFlush(t *testing.T) {
 	if r.Duration() != 30*960-312 {
 		t.Errorf("Duration %d", r.Duration())
 	}
-	got := readAll(t, r)
+	got := audiotest.ReadPackets(t, r)
 	if len(got) != len(want) {
 		t.Fatalf("%d packets, wrote %d", len(got), len(want))
 	}

@@ -6,49 +6,20 @@ import (
 	"errors"
 	"io"
 	"math"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 
-	"github.com/quaverbot/quaver/internal/testenv"
+	"github.com/quaverbot/quaver/audio/audiotest"
 )
 
 // ffmpegWAV renders a two-tone test signal to a WAV file with ffmpeg.
 func ffmpegWAV(t testing.TB, rate string, channels int, seconds string, args ...string) (string, []byte) {
 	t.Helper()
-	ff := testenv.Tool(t, "ffmpeg")
 	expr := "0.5*sin(2*PI*440*t)+0.25*sin(2*PI*5000*t)|0.3*sin(2*PI*660*t)-0.2*sin(2*PI*9000*t)"
 	if channels == 1 {
 		expr = "0.5*sin(2*PI*440*t)+0.25*sin(2*PI*5000*t)"
 	}
-	out := filepath.Join(t.TempDir(), "x.wav")
-	all := append([]string{"-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
-		"aevalsrc=" + expr + ":s=" + rate + ":d=" + seconds}, args...)
-	all = append(all, "-f", "wav", "-y", out)
-	if b, err := exec.Command(ff, all...).CombinedOutput(); err != nil {
-		t.Fatalf("ffmpeg %v: %v\n%s", args, err, b)
-	}
-	data, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out, data
-}
-
-// ffmpegFloat decodes path to interleaved float32 with ffmpeg, the reference.
-func ffmpegFloat(t testing.TB, path string) []float32 {
-	t.Helper()
-	ff := testenv.Tool(t, "ffmpeg")
-	out, err := exec.Command(ff, "-hide_banner", "-loglevel", "error", "-i", path, "-f", "f32le", "-c:a", "pcm_f32le", "-").Output()
-	if err != nil {
-		t.Fatalf("ffmpeg decode: %v", err)
-	}
-	f := make([]float32, len(out)/4)
-	for i := range f {
-		f[i] = math.Float32frombits(binary.LittleEndian.Uint32(out[4*i:]))
-	}
-	return f
+	all := append([]string{"-f", "lavfi", "-i", "aevalsrc=" + expr + ":s=" + rate + ":d=" + seconds}, args...)
+	return audiotest.FfmpegFile(t, "x.wav", append(all, "-f", "wav")...)
 }
 
 func decodeAll(t testing.TB, d *Decoder, chunk int) []float32 {
@@ -92,7 +63,7 @@ func TestDecodeMatchesFFmpeg(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path, data := ffmpegWAV(t, tc.rate, tc.ch, "0.77", append([]string{"-c:a", tc.codec}, tc.extra...)...)
-			want := ffmpegFloat(t, path)
+			want := audiotest.Decode(t, path, 0, 0).Samples
 			for _, seekable := range []bool{true, false} {
 				var r io.Reader = bytes.NewReader(data)
 				if !seekable {
@@ -319,7 +290,7 @@ func TestDataBeforeFmt(t *testing.T) {
 
 func TestSeekSample(t *testing.T) {
 	path, data := ffmpegWAV(t, "44100", 2, "2", "-c:a", "pcm_s24le")
-	want := ffmpegFloat(t, path)
+	want := audiotest.Decode(t, path, 0, 0).Samples
 	d, err := NewDecoder(bytes.NewReader(data))
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package webm
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"io"
 	"math"
 	"os"
@@ -21,64 +20,23 @@ import (
 // chirp is a rising tone: every Opus packet of it differs from the others.
 const chirp = "aevalsrc=0.4*sin(2*PI*(200+300*t)*t)|0.4*sin(2*PI*(300+200*t)*t):s=48000:d="
 
-// ffmpegFile runs ffmpeg with args writing to a temporary file named name.
-func ffmpegFile(t testing.TB, name string, args ...string) (string, []byte) {
-	t.Helper()
-	ff := testenv.Tool(t, "ffmpeg")
-	out := filepath.Join(t.TempDir(), name)
-	all := append(append([]string{"-hide_banner", "-loglevel", "error"}, args...), "-y", out)
-	if b, err := exec.Command(ff, all...).CombinedOutput(); err != nil {
-		t.Fatalf("ffmpeg %v: %v\n%s", args, err, b)
-	}
-	data, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out, data
-}
-
 // opusWebM makes a WebM (or .mka) file of seconds of chirp with libopus.
 func opusWebM(t testing.TB, seconds, format string, extra ...string) (string, []byte) {
 	args := append([]string{"-f", "lavfi", "-i", chirp + seconds}, extra...)
 	args = append(args, "-c:a", "libopus", "-b:a", "96k", "-f", format)
-	return ffmpegFile(t, "x."+format, args...)
+	return audiotest.FfmpegFile(t, "x."+format, args...)
 }
 
 // oggPackets remuxes path to Ogg with ffmpeg (-c copy) and reads the packets
 // back with the Ogg reader: the reference packet sequence.
 func oggPackets(t testing.TB, path string) [][]byte {
 	t.Helper()
-	_, data := ffmpegFile(t, "ref.opus", "-i", path, "-c", "copy", "-f", "ogg")
+	_, data := audiotest.FfmpegFile(t, "ref.opus", "-i", path, "-c", "copy", "-f", "ogg")
 	r, err := ogg.NewOpusReader(bytes.NewReader(data))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var pk [][]byte
-	for {
-		p, err := r.ReadPacket()
-		if err == io.EOF {
-			return pk
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		pk = append(pk, bytes.Clone(p))
-	}
-}
-
-func readAll(t testing.TB, r *OpusReader) [][]byte {
-	t.Helper()
-	var pk [][]byte
-	for {
-		p, err := r.ReadPacket()
-		if err == io.EOF {
-			return pk
-		}
-		if err != nil {
-			t.Fatalf("ReadPacket after %d packets: %v", len(pk), err)
-		}
-		pk = append(pk, bytes.Clone(p))
-	}
+	return audiotest.ReadPackets(t, r)
 }
 
 func samePackets(t testing.TB, got, want [][]byte) {
@@ -116,7 +74,7 @@ func TestPacketsMatchOggRemux(t *testing.T) {
 			if d := r.Duration(); math.Abs(float64(d-144000)) > 960 {
 				t.Errorf("Duration %d, want 144000 within a frame", d)
 			}
-			samePackets(t, readAll(t, r), oggPackets(t, path))
+			samePackets(t, audiotest.ReadPackets(t, r), oggPackets(t, path))
 		})
 	}
 }
@@ -143,7 +101,7 @@ func TestLiveStream(t *testing.T) {
 	if _, err := r.SeekSample(48000); err == nil {
 		t.Error("SeekSample on a non-seekable stream succeeded")
 	}
-	samePackets(t, readAll(t, r), oggPackets(t, path))
+	samePackets(t, audiotest.ReadPackets(t, r), oggPackets(t, path))
 
 	// The same bytes seekable: no Cues, so seeking hops clusters.
 	r, err = NewOpusReader(bytes.NewReader(data))
@@ -178,7 +136,7 @@ func ffprobeStarts(t testing.TB, path string) []int64 {
 // that the reported start is within a millisecond of ffprobe's.
 func checkSeeks(t *testing.T, r *OpusReader, starts []int64, targets []int64) {
 	t.Helper()
-	all := readAll(t, r)
+	all := audiotest.ReadPackets(t, r)
 	if len(all) != len(starts) {
 		t.Fatalf("%d packets, ffprobe %d", len(all), len(starts))
 	}
@@ -255,15 +213,9 @@ func TestUnsupportedCodecs(t *testing.T) {
 		{"libvorbis", "Vorbis"}, {"aac", "AAC"}, {"libmp3lame", "MP3"}, {"flac", "FLAC"}, {"pcm_s16le", "PCM"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, data := ffmpegFile(t, "x.mka", "-f", "lavfi", "-i", "sine=duration=0.3", "-c:a", tc.codec, "-f", "matroska")
+			_, data := audiotest.FfmpegFile(t, "x.mka", "-f", "lavfi", "-i", "sine=duration=0.3", "-c:a", tc.codec, "-f", "matroska")
 			_, err := NewOpusReader(bytes.NewReader(data))
-			if err == nil || err.Error() != "unsupported codec: "+tc.name {
-				t.Fatalf("err = %v, want unsupported codec: %s", err, tc.name)
-			}
-			var uc *UnsupportedCodecError
-			if !errors.As(err, &uc) {
-				t.Errorf("error type %T", err)
-			}
+			audiotest.UnsupportedCodec[*UnsupportedCodecError](t, err, tc.name)
 		})
 	}
 }
@@ -277,7 +229,7 @@ func TestDamagedFiles(t *testing.T) {
 			if err != nil {
 				t.Fatalf("cut %d: %v", cut, err)
 			}
-			got := readAll(t, r)
+			got := audiotest.ReadPackets(t, r)
 			if len(got) >= len(want) && cut < len(data)-100 || len(got) > len(want) {
 				t.Errorf("cut at %d of %d: %d packets of %d", cut, len(data), len(got), len(want))
 			}
@@ -298,7 +250,7 @@ func TestDamagedFiles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := readAll(t, r)
+		got := audiotest.ReadPackets(t, r)
 		if len(got) < len(want)/2 || len(got) >= len(want) {
 			t.Errorf("%d packets with damage, %d without", len(got), len(want))
 		}
@@ -393,7 +345,7 @@ func TestLacingAndLiveClusters(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := [][]byte{p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[2], p[8]}
-	samePackets(t, readAll(t, r), want)
+	samePackets(t, audiotest.ReadPackets(t, r), want)
 
 	r, err = NewOpusReader(bytes.NewReader(file))
 	if err != nil {
@@ -447,7 +399,7 @@ func TestHostileSizes(t *testing.T) {
 	}
 	var ms runtimeMem
 	ms.start()
-	readAll(t, r)
+	audiotest.ReadPackets(t, r)
 	if a := ms.allocated(); a > 4<<20 {
 		t.Errorf("huge block: allocated %d bytes", a)
 	}
@@ -459,14 +411,7 @@ func TestZeroAllocs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for range 10 {
-		r.ReadPacket()
-	}
-	if a := testing.AllocsPerRun(500, func() {
-		if _, err := r.ReadPacket(); err != nil {
-			t.Fatal(err)
-		}
-	}); a != 0 {
+	if a := audiotest.PacketAllocs(t, r); a != 0 {
 		t.Errorf("ReadPacket: %v allocs per packet", a)
 	}
 }

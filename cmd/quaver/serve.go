@@ -106,11 +106,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		defer stop()
 		fmt.Fprintf(stdout, "metrics on http://%s/metrics\n", o.metricsAddr)
 	}
-	pc, err := pacer.New(pacer.Config{Registerer: reg})
+	pcfg := pacer.DefaultConfig()
+	pcfg.Registerer = reg
+	pc, err := pacer.New(pcfg)
 	if err != nil {
 		return err
 	}
 	defer pc.Close()
+	if raised, workers := pc.Priority(); raised < workers {
+		slog.Warn("voice pacer runs at normal thread priority; audio may stutter when the machine is busy (grant CAP_SYS_NICE to raise it)",
+			"nice", pcfg.Nice, "raised_workers", raised, "workers", workers)
+	}
 	var st *store.Store
 	if !o.sandbox || o.dataDir != "." || o.redisURL != "" || o.postgresURL != "" {
 		if err := os.MkdirAll(o.dataDir, 0o755); err != nil {

@@ -75,6 +75,7 @@ type Pacer struct {
 	start  time.Time
 	shards []*shard
 	hist   prometheus.Histogram
+	sent   prometheus.Counter
 	lat    latency
 	skips  atomic.Uint64
 	wakes  atomic.Uint64
@@ -132,10 +133,16 @@ func New(cfg Config) (*Pacer, error) {
 			Help:    "Voice packet send time minus its 20 ms grid deadline.",
 			Buckets: []float64{50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2e-3, 5e-3, 10e-3, 20e-3, 50e-3, 100e-3},
 		}),
+		sent: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "quaver_voice_packets_sent_total",
+			Help: "Voice packets the pacer's streams sent.",
+		}),
 	}
 	if cfg.Registerer != nil {
-		if err := cfg.Registerer.Register(p.hist); err != nil {
-			return nil, err
+		for _, c := range p.collectors() {
+			if err := cfg.Registerer.Register(c); err != nil {
+				return nil, err
+			}
 		}
 	}
 	p.start = time.Now()
@@ -238,6 +245,37 @@ func (p *Pacer) Close() error {
 // than MaxCatchUp slots late.
 func (p *Pacer) Skipped() uint64 { return p.skips.Load() }
 
+// collectors are the pacer's metrics, registered with Config.Registerer.
+func (p *Pacer) collectors() []prometheus.Collector {
+	return []prometheus.Collector{
+		p.hist,
+		p.sent,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "quaver_voice_streams",
+			Help: "Voice connections registered with the pacer (connected or waiting to send).",
+		}, func() float64 { return float64(p.Streams()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "quaver_voice_slots_skipped_total",
+			Help: "Pacer sub-slots skipped because a worker woke more than MaxCatchUp intervals late (audio lost).",
+		}, func() float64 { return float64(p.Skipped()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "quaver_voice_pacer_workers_raised",
+			Help: "Pacer workers running at the raised thread priority (Config.Nice); 0 means the system refused it.",
+		}, func() float64 { r, _ := p.Priority(); return float64(r) }),
+	}
+}
+
+// Streams returns how many streams are registered.
+func (p *Pacer) Streams() int {
+	n := 0
+	for _, sh := range p.shards {
+		sh.mu.Lock()
+		n += sh.n
+		sh.mu.Unlock()
+	}
+	return n
+}
+
 // Priority reports how many workers run at Config.Nice, out of how many
 // workers there are (0 of n: the system refused, see Config.Nice).
 func (p *Pacer) Priority() (raised, workers int) {
@@ -321,6 +359,7 @@ func (p *Pacer) runSlot(sh *shard, k uint64) {
 		if s.Tick(slot) {
 			late := time.Since(dl)
 			p.hist.Observe(late.Seconds())
+			p.sent.Inc()
 			p.lat.observe(late)
 		}
 	}

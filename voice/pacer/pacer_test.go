@@ -256,3 +256,48 @@ func TestWorkersTakeNice(t *testing.T) {
 		t.Fatalf("Priority() = %d of %d workers, want 2 of 2", raised, n)
 	}
 }
+
+// The pacer's metrics tell an operator how many connections it drives and
+// how many packets went out.
+func TestMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	p, err := New(Config{Workers: 1, Interval: 2 * time.Millisecond, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	r := newRec(5, true)
+	h, err := p.Add(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait(t, r.done)
+	h.Remove()
+	got := map[string]float64{}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		m := mf.GetMetric()[0]
+		switch {
+		case m.Counter != nil:
+			got[mf.GetName()] = m.Counter.GetValue()
+		case m.Gauge != nil:
+			got[mf.GetName()] = m.Gauge.GetValue()
+		case m.Histogram != nil:
+			got[mf.GetName()] = float64(m.Histogram.GetSampleCount())
+		}
+	}
+	if got["quaver_voice_packets_sent_total"] < 5 || got["quaver_voice_send_lateness_seconds"] < 5 {
+		t.Fatalf("metrics %v: want ≥ 5 packets sent and observed", got)
+	}
+	if v, ok := got["quaver_voice_streams"]; !ok || v != 0 {
+		t.Fatalf("quaver_voice_streams = %v (present %v) after the only stream was removed", v, ok)
+	}
+	for _, name := range []string{"quaver_voice_slots_skipped_total", "quaver_voice_pacer_workers_raised"} {
+		if _, ok := got[name]; !ok {
+			t.Fatalf("metric %s missing from %v", name, got)
+		}
+	}
+}

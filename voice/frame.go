@@ -33,19 +33,34 @@ func (c *Conn) Tick(slot uint64) bool {
 			}
 			return false
 		}
+		if c.announce() {
+			// The common case: send the source's frame as it is, without
+			// copying it into this connection's (cold) buffer first.
+			sent := c.send(m, slot, frame, true)
+			c.silenceLeft = silenceFrames
+			return sent
+		}
 		c.pending = append(c.pending[:0], frame...)
+		return false
 	}
-	if c.speakWant.Load() != 1 {
-		c.speakWant.Store(1)
-		c.ring()
-	}
-	if c.speakSent.Load() != 1 {
-		return false // Speaking must reach the server before the first packet
+	if !c.announce() {
+		return false
 	}
 	sent := c.send(m, slot, c.pending, true)
 	c.pending = c.pending[:0]
 	c.silenceLeft = silenceFrames
 	return sent
+}
+
+// announce asks for Speaking (op 5) if it is not on and reports whether it
+// has reached the server: audio must not precede it. A frame that cannot go
+// yet is kept in c.pending and sent in a later slot.
+func (c *Conn) announce() bool {
+	if c.speakWant.Load() != 1 {
+		c.speakWant.Store(1)
+		c.ring()
+	}
+	return c.speakSent.Load() == 1
 }
 
 func (c *Conn) ring() {

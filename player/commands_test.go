@@ -25,6 +25,16 @@ func (h *harness) nextFrame(src FrameSource) [2]int {
 	}
 }
 
+// playing enqueues tr, joins, and pulls the first n frames of it.
+func (h *harness) playing(tr store.Track, n int) FrameSource {
+	h.t.Helper()
+	h.p.Enqueue(tr)
+	src := h.join().source()
+	h.event(EventTrackStart)
+	h.pull(src, n)
+	return src
+}
+
 // waitSaved waits until per has saved a snapshot for which ok holds.
 func waitSaved(t *testing.T, per *fakePersister, ok func(store.PlayerSnapshot) bool) store.PlayerSnapshot {
 	t.Helper()
@@ -55,14 +65,8 @@ func TestReplay(t *testing.T) {
 		// then checks what follows the replay.
 		then func(h *harness, src FrameSource)
 	}{{
-		name: "playing: the track restarts at its first frame without reopening",
-		prepare: func(h *harness) FrameSource {
-			h.p.Enqueue(h.eng.track("a", 1000))
-			src := h.join().source()
-			h.event(EventTrackStart)
-			h.pull(src, 50)
-			return src
-		},
+		name:    "playing: the track restarts at its first frame without reopening",
+		prepare: func(h *harness) FrameSource { return h.playing(h.eng.track("a", 1000), 50) },
 		then: func(h *harness, src FrameSource) {
 			if got := h.pull(src, 3); got[0] != [2]int{1, 0} || got[2] != [2]int{1, 2} {
 				h.t.Fatalf("after /replay frames %v, want track 1 from frame 0", got)
@@ -78,12 +82,9 @@ func TestReplay(t *testing.T) {
 	}, {
 		name: "a stream that cannot seek is reopened at the start",
 		prepare: func(h *harness) FrameSource {
-			h.p.Enqueue(h.eng.track("a", 1000))
+			a := h.eng.track("a", 1000)
 			h.eng.spec("a").seekErr = errors.New("not seekable")
-			src := h.join().source()
-			h.event(EventTrackStart)
-			h.pull(src, 50)
-			return src
+			return h.playing(a, 50)
 		},
 		then: func(h *harness, src FrameSource) {
 			old := h.currentStream()
@@ -105,12 +106,10 @@ func TestReplay(t *testing.T) {
 	}, {
 		name: "a stream that cannot seek ends while it is being reopened",
 		prepare: func(h *harness) FrameSource {
-			h.p.Enqueue(h.eng.track("a", 100))
+			a := h.eng.track("a", 100)
 			sp := h.eng.spec("a")
 			sp.seekErr = errors.New("not seekable")
-			src := h.join().source()
-			h.event(EventTrackStart)
-			h.pull(src, 50)
+			src := h.playing(a, 50)
 			h.eng.mu.Lock()
 			sp.block = make(chan struct{}) // the reopen waits
 			h.eng.mu.Unlock()
@@ -135,10 +134,7 @@ func TestReplay(t *testing.T) {
 	}, {
 		name: "paused: stays paused, and resumes from the start",
 		prepare: func(h *harness) FrameSource {
-			h.p.Enqueue(h.eng.track("a", 1000))
-			src := h.join().source()
-			h.event(EventTrackStart)
-			h.pull(src, 50)
+			src := h.playing(h.eng.track("a", 1000), 50)
 			if err := h.p.Pause(); err != nil {
 				h.t.Fatal(err)
 			}

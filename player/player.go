@@ -395,6 +395,21 @@ func closeAll(ss []Stream) {
 	}
 }
 
+// unlock releases mu, then closes the streams dropped under it (Close may
+// block, so never under mu).
+func (p *Player) unlock(closing []Stream) {
+	p.mu.Unlock()
+	closeAll(closing)
+}
+
+// commit ends a command that changed the state: it unlocks (closing the
+// dropped streams), wakes the control loop and saves a snapshot.
+func (p *Player) commit(closing []Stream) {
+	p.unlock(closing)
+	p.wake()
+	p.changed()
+}
+
 // ---- commands ----
 
 // Join connects to a voice channel (moving there when connected elsewhere)
@@ -423,8 +438,7 @@ func (p *Player) Join(ctx context.Context, channelID string) error {
 		p.keepPositionLocked()
 		closing = append(closing, p.detachLocked()...)
 	}
-	p.mu.Unlock()
-	closeAll(closing)
+	p.unlock(closing)
 	if old != nil {
 		old.Leave()
 	}
@@ -496,10 +510,7 @@ func (p *Player) Enqueue(tracks ...store.Track) (int, error) {
 	} else {
 		closing = p.replanLocked()
 	}
-	p.mu.Unlock()
-	closeAll(closing)
-	p.wake()
-	p.changed()
+	p.commit(closing)
 	return pos, nil
 }
 
@@ -516,34 +527,23 @@ func (p *Player) Play(ctx context.Context, channelID string, tracks ...store.Tra
 }
 
 // Pause pauses playback: the frame source returns no frames until Resume.
-func (p *Player) Pause() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.q.current == nil {
-		return ErrNothingPlaying
-	}
-	if p.paused {
-		return ErrAlreadyPaused
-	}
-	p.paused = true
-	p.src.paused.Store(true)
-	p.wake()
-	p.changed()
-	return nil
-}
+func (p *Player) Pause() error { return p.setPaused(true, ErrAlreadyPaused) }
 
 // Resume resumes paused playback.
-func (p *Player) Resume() error {
+func (p *Player) Resume() error { return p.setPaused(false, ErrNotPaused) }
+
+// setPaused pauses or resumes; already is the error when it is so already.
+func (p *Player) setPaused(paused bool, already error) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.q.current == nil {
 		return ErrNothingPlaying
 	}
-	if !p.paused {
-		return ErrNotPaused
+	if p.paused == paused {
+		return already
 	}
-	p.paused = false
-	p.src.paused.Store(false)
+	p.paused = paused
+	p.src.paused.Store(paused)
 	p.wake()
 	p.changed()
 	return nil
@@ -559,16 +559,12 @@ func (p *Player) Skip() (store.Track, error) {
 	}
 	closing := p.syncLocked()
 	if p.q.current == nil {
-		p.mu.Unlock()
-		closeAll(closing)
+		p.unlock(closing)
 		return store.Track{}, ErrNothingPlaying
 	}
 	skipped := p.q.current.track
 	closing = append(closing, p.skipLocked()...)
-	p.mu.Unlock()
-	closeAll(closing)
-	p.wake()
-	p.changed()
+	p.commit(closing)
 	return skipped, nil
 }
 
@@ -599,16 +595,12 @@ func (p *Player) SkipTo(pos int) (store.Track, error) {
 	p.mu.Lock()
 	closing := p.syncLocked()
 	if err := p.q.skipTo(pos - 1); err != nil {
-		p.mu.Unlock()
-		closeAll(closing)
+		p.unlock(closing)
 		return store.Track{}, err
 	}
 	t := p.q.upcoming[0].track
 	closing = append(closing, p.skipLocked()...)
-	p.mu.Unlock()
-	closeAll(closing)
-	p.wake()
-	p.changed()
+	p.commit(closing)
 	return t, nil
 }
 
@@ -618,16 +610,12 @@ func (p *Player) Stop() error {
 	p.mu.Lock()
 	closing := p.syncLocked()
 	if p.q.current == nil && len(p.q.upcoming) == 0 {
-		p.mu.Unlock()
-		closeAll(closing)
+		p.unlock(closing)
 		return ErrNothingPlaying
 	}
 	p.stopLocked()
 	closing = append(closing, p.detachLocked()...)
-	p.mu.Unlock()
-	closeAll(closing)
-	p.wake()
-	p.changed()
+	p.commit(closing)
 	return nil
 }
 
@@ -646,16 +634,14 @@ func (p *Player) Leave() error {
 	closing := p.syncLocked()
 	c := p.conn
 	if c == nil && !p.joining {
-		p.mu.Unlock()
-		closeAll(closing)
+		p.unlock(closing)
 		return ErrNotConnected
 	}
 	p.conn, p.voiceID, p.joining = nil, "", false
 	p.joinGen++
 	p.stopLocked()
 	closing = append(closing, p.detachLocked()...)
-	p.mu.Unlock()
-	closeAll(closing)
+	p.unlock(closing)
 	if c != nil {
 		c.Leave()
 	}
@@ -675,10 +661,7 @@ func (p *Player) SetLoop(mode store.LoopMode) error {
 	closing := p.syncLocked()
 	p.q.loop = mode
 	closing = append(closing, p.replanLocked()...)
-	p.mu.Unlock()
-	closeAll(closing)
-	p.wake()
-	p.changed()
+	p.commit(closing)
 	return nil
 }
 
@@ -729,15 +712,11 @@ func (p *Player) editQueue(f func(q *queue) error) error {
 	}
 	closing := p.syncLocked()
 	if err := f(&p.q); err != nil {
-		p.mu.Unlock()
-		closeAll(closing)
+		p.unlock(closing)
 		return err
 	}
 	closing = append(closing, p.replanLocked()...)
-	p.mu.Unlock()
-	closeAll(closing)
-	p.wake()
-	p.changed()
+	p.commit(closing)
 	return nil
 }
 
@@ -758,8 +737,7 @@ func (p *Player) Seek(ctx context.Context, pos time.Duration) error {
 	closing := p.syncLocked()
 	cur := p.q.current
 	if cur == nil {
-		p.mu.Unlock()
-		closeAll(closing)
+		p.unlock(closing)
 		return ErrNothingPlaying
 	}
 	s := p.src.cur.Load()
@@ -769,17 +747,14 @@ func (p *Player) Seek(ctx context.Context, pos time.Duration) error {
 		dur = d.Duration()
 	}
 	if dur == 0 && pos > 0 {
-		p.mu.Unlock()
-		closeAll(closing)
+		p.unlock(closing)
 		return ErrLiveSeek
 	}
 	if dur > 0 && pos >= dur {
-		p.mu.Unlock()
-		closeAll(closing)
+		p.unlock(closing)
 		return fmt.Errorf("%w (it is %s long)", ErrSeekRange, dur.Round(time.Second))
 	}
-	p.mu.Unlock()
-	closeAll(closing)
+	p.unlock(closing)
 
 	if s != nil && s.entry.key == cur.key && s.gen == gen {
 		if err := s.stream.Seek(pos); err == nil {
@@ -807,14 +782,7 @@ func (p *Player) SetVolume(pct int) error {
 	if pct < 0 || pct > 1000 {
 		return ErrVolumeRange
 	}
-	p.mu.Lock()
-	p.volume = pct
-	ss := p.liveStreamsLocked()
-	p.mu.Unlock()
-	for _, s := range ss {
-		s.SetVolume(pct)
-	}
-	p.changed()
+	p.setEffect(func() { p.volume = pct }, func(s Stream) { s.SetVolume(pct) })
 	return nil
 }
 
@@ -823,17 +791,14 @@ func (p *Player) SetEqualizer(gains [15]float64) {
 	for i, g := range gains {
 		gains[i] = min(max(g, -0.25), 1.0)
 	}
-	p.mu.Lock()
-	p.eq = gains
-	ss := p.liveStreamsLocked()
-	p.mu.Unlock()
-	for _, s := range ss {
-		s.SetEqualizer(gains)
-	}
-	p.changed()
+	p.setEffect(func() { p.eq = gains }, func(s Stream) { s.SetEqualizer(gains) })
 }
 
-func (p *Player) liveStreamsLocked() []Stream {
+// setEffect runs set under the lock, then apply on the open streams (the
+// current and the preloaded one) outside it, and saves.
+func (p *Player) setEffect(set func(), apply func(Stream)) {
+	p.mu.Lock()
+	set()
 	var ss []Stream
 	if c := p.src.cur.Load(); c != nil {
 		ss = append(ss, c.stream)
@@ -841,7 +806,11 @@ func (p *Player) liveStreamsLocked() []Stream {
 	if n := p.src.peekNext(); n != nil {
 		ss = append(ss, n.stream)
 	}
-	return ss
+	p.mu.Unlock()
+	for _, s := range ss {
+		apply(s)
+	}
+	p.changed()
 }
 
 // SetAutoLeave changes how long the bot stays when alone or idle (a
@@ -857,9 +826,12 @@ func (p *Player) SetAutoLeave(d time.Duration) {
 }
 
 // SetTextChannel sets where announcements go (carried in events and snapshots).
-func (p *Player) SetTextChannel(id string) {
+func (p *Player) SetTextChannel(id string) { p.setSaved(func() { p.textID = id }) }
+
+// setSaved runs set under the lock and saves.
+func (p *Player) setSaved(set func()) {
 	p.mu.Lock()
-	p.textID = id
+	set()
 	p.mu.Unlock()
 	p.changed()
 }
@@ -881,12 +853,7 @@ func (p *Player) SetVoiceChannel(channelID string) {
 }
 
 // SetVoiceSession records the Discord voice session id (kept in snapshots).
-func (p *Player) SetVoiceSession(id string) {
-	p.mu.Lock()
-	p.sessionID = id
-	p.mu.Unlock()
-	p.changed()
-}
+func (p *Player) SetVoiceSession(id string) { p.setSaved(func() { p.sessionID = id }) }
 
 // SetListeners tells the player how many people (bots excluded) are in its
 // voice channel; zero starts the alone timer.
@@ -953,8 +920,7 @@ func (p *Player) VoteSkip(userID string, listeners []Listener, ratio float64) (V
 	p.mu.Lock()
 	closing := p.syncLocked()
 	if p.q.current == nil {
-		p.mu.Unlock()
-		closeAll(closing)
+		p.unlock(closing)
 		return VoteResult{}, ErrNothingPlaying
 	}
 	res := VoteResult{Track: p.q.current.track, Needed: VotesNeeded(len(humans), ratio)}
@@ -973,8 +939,7 @@ func (p *Player) VoteSkip(userID string, listeners []Listener, ratio float64) (V
 		res.Skipped = true
 		closing = append(closing, p.skipLocked()...)
 	}
-	p.mu.Unlock()
-	closeAll(closing)
+	p.unlock(closing)
 	if res.Skipped {
 		p.wake()
 		p.changed()
@@ -1009,8 +974,7 @@ func (p *Player) Status() Status {
 		t := p.q.current.track
 		st.Current = &t
 	}
-	p.mu.Unlock()
-	closeAll(closing)
+	p.unlock(closing)
 	st.Position = pos
 	if s != nil {
 		st.Position = s.Position()
@@ -1046,8 +1010,7 @@ func (p *Player) Snapshot() store.PlayerSnapshot {
 		snap.Current = &t
 	}
 	s, pos := p.positionSourceLocked()
-	p.mu.Unlock()
-	closeAll(closing)
+	p.unlock(closing)
 	snap.Position = pos
 	if s != nil {
 		snap.Position = s.Position()

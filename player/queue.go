@@ -147,13 +147,8 @@ func (q *queue) advance(natural bool) (entry, bool) {
 	if natural && q.loop == store.LoopTrack && q.current != nil {
 		return *q.current, true
 	}
-	if q.current != nil {
-		q.pushHistory(q.current.track)
-		if q.loop == store.LoopQueue {
-			q.upcoming = append(q.upcoming, *q.current)
-		}
-		q.current = nil
-	}
+	q.retire()
+	q.current = nil
 	if len(q.upcoming) == 0 {
 		return entry{}, false
 	}
@@ -172,12 +167,7 @@ func (q *queue) advanceTo(e entry) {
 		q.advance(true)
 		return
 	}
-	if q.current != nil {
-		q.pushHistory(q.current.track)
-		if q.loop == store.LoopQueue {
-			q.upcoming = append(q.upcoming, *q.current)
-		}
-	}
+	q.retire()
 	for i := range q.upcoming {
 		if q.upcoming[i].key == e.key {
 			q.upcoming = append(q.upcoming[:i], q.upcoming[i+1:]...)
@@ -185,6 +175,18 @@ func (q *queue) advanceTo(e entry) {
 		}
 	}
 	q.current = &e
+}
+
+// retire moves the current track to the history, and back to the end of
+// the queue when looping the queue; the caller replaces current.
+func (q *queue) retire() {
+	if q.current == nil {
+		return
+	}
+	q.pushHistory(q.current.track)
+	if q.loop == store.LoopQueue {
+		q.upcoming = append(q.upcoming, *q.current)
+	}
 }
 
 func (q *queue) pushHistory(t store.Track) {

@@ -261,13 +261,19 @@ func (p *Player) installCurrent(e entry, g uint64, opts OpenOptions, s Stream, e
 	if old != nil {
 		old.stream.Close()
 	}
+	catchUp(s, opts, vol, eq)
+	p.changed()
+}
+
+// catchUp applies to s the volume and equalizer set while it was being
+// opened with opts.
+func catchUp(s Stream, opts OpenOptions, vol int, eq [15]float64) {
 	if vol != opts.Volume {
 		s.SetVolume(vol)
 	}
 	if eq != opts.Equalizer {
 		s.SetEqualizer(eq)
 	}
-	p.changed()
 }
 
 // preload opens the next track and parks it for the gapless switch.
@@ -298,12 +304,7 @@ func (p *Player) preload(job *preloadJob) {
 	if p.cfg.preloaded != nil {
 		p.cfg.preloaded()
 	}
-	if vol != job.opts.Volume {
-		s.SetVolume(vol)
-	}
-	if eq != job.opts.Equalizer {
-		s.SetEqualizer(eq)
-	}
+	catchUp(s, job.opts, vol, eq)
 }
 
 // voiceLost handles a voice connection that stopped by itself.

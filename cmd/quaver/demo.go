@@ -60,21 +60,13 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer p.Close()
 	info := p.Info()
 	fmt.Fprintf(stdout, "detected %s in %s, %d Hz, %d channels\n", info.Codec, info.Container, info.SampleRate, info.Channels)
-	f, err := os.Create(o.output)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
 	cpu0, wall0 := cpuTime(), time.Now()
-	frames, err := audio.WriteOgg(p, f)
+	frames, err := writeOggFile(p, o.output)
 	if err != nil {
 		return err
 	}
 	cpu, wall := cpuTime()-cpu0, time.Since(wall0)
-	if err := f.Close(); err != nil {
-		return err
-	}
-	audioDur := time.Duration(frames) * 20 * time.Millisecond
+	audioDur := framesDuration(frames)
 	fmt.Fprintf(stdout, "transcoded %d frames (%s of Opus at 128 kbps) to %s\n", frames, audioDur, o.output)
 	fmt.Fprintf(stdout, "cpu %s (%.1f µs per 20 ms frame), %.0fx faster than real time\n",
 		cpu.Round(time.Millisecond), float64(cpu.Microseconds())/float64(frames), audioDur.Seconds()/wall.Seconds())

@@ -67,34 +67,44 @@ func runTranscode(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	defer p.Close()
 
-	var w io.Writer = stdout
-	var f *os.File
-	if o.output != "-" {
-		// Write beside the target and rename at the end, so a failure leaves no half file.
-		f, err = os.CreateTemp(filepath.Dir(o.output), ".quaver-*.ogg")
-		if err != nil {
-			return err
-		}
-		defer os.Remove(f.Name())
-		defer f.Close()
-		w = f
+	var frames int64
+	if o.output == "-" {
+		frames, err = audio.WriteOgg(p, stdout)
+	} else {
+		frames, err = writeOggFile(p, o.output)
 	}
-	frames, err := audio.WriteOgg(p, w)
 	if err != nil {
 		return err
 	}
-	if f != nil {
-		if err := f.Close(); err != nil {
-			return err
-		}
-		if err := os.Rename(f.Name(), o.output); err != nil {
-			return err
-		}
-	}
-	fmt.Fprintf(stderr, "quaver transcode: %d frames (%s), %s\n", frames,
-		time.Duration(frames)*20*time.Millisecond, mode(p))
+	fmt.Fprintf(stderr, "quaver transcode: %d frames (%s), %s\n", frames, framesDuration(frames), mode(p))
 	return nil
 }
+
+// writeOggFile writes p as Ogg Opus to path, beside it first and renamed at
+// the end, so a failure leaves no half file; the file is readable by all
+// (0644), like ffmpeg's. It returns the frames written.
+func writeOggFile(p *audio.Pipeline, path string) (int64, error) {
+	f, err := os.CreateTemp(filepath.Dir(path), ".quaver-*.ogg")
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	frames, err := audio.WriteOgg(p, f)
+	if err != nil {
+		return 0, err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		return 0, err
+	}
+	if err := f.Close(); err != nil {
+		return 0, err
+	}
+	return frames, os.Rename(f.Name(), path)
+}
+
+// framesDuration is the audio length of n 20 ms Opus frames.
+func framesDuration(n int64) time.Duration { return time.Duration(n) * 20 * time.Millisecond }
 
 func mode(p *audio.Pipeline) string {
 	if p.Passing() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -262,6 +263,11 @@ func (t *Track) produce() {
 		}
 		t.mu.Unlock()
 		t.notify()
+		// Filling the buffer (a new track, a seek) decodes up to a second of
+		// audio back to back. Yielding after each frame lets the runtime run
+		// due timers, above all the voice pacer's, between frames instead of
+		// after a 10 ms preemption; it costs well under 1 µs per 20 ms frame.
+		runtime.Gosched()
 	}
 }
 

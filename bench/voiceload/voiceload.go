@@ -53,6 +53,10 @@ type Config struct {
 	HandshakeTimeout time.Duration
 	// Logger receives progress (nil: discard).
 	Logger *slog.Logger
+	// Nice is the thread priority of the pacer's workers and of the local
+	// server's UDP readers (0: leave them at the process's priority; the
+	// command's default is the pacer's default, -10).
+	Nice int
 	// CPUProfile, when set, receives a pprof CPU profile of the measured
 	// window (not of the handshakes).
 	CPUProfile io.Writer
@@ -193,7 +197,8 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	rss0 := rssKB()
 
 	pcfg := pacer.DefaultConfig()
-	srv, err := voicetest.New(voicetest.Config{DiscardPayloads: true, UDPReaders: runtime.GOMAXPROCS(0), ReaderNice: pcfg.Nice})
+	pcfg.Nice = cfg.Nice
+	srv, err := voicetest.New(voicetest.Config{DiscardPayloads: true, UDPReaders: runtime.GOMAXPROCS(0), ReaderNice: cfg.Nice})
 	if err != nil {
 		return Result{}, err
 	}

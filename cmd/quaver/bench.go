@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/quaverbot/quaver/bench/voiceload"
+	"github.com/quaverbot/quaver/voice/pacer"
 )
 
 func init() {
@@ -25,6 +26,7 @@ type benchVoiceOptions struct {
 	mode     string
 	json     bool
 	profile  string
+	nice     int
 }
 
 func benchVoiceFlags(fs *flag.FlagSet) *benchVoiceOptions {
@@ -33,6 +35,7 @@ func benchVoiceFlags(fs *flag.FlagSet) *benchVoiceOptions {
 	fs.DurationVar(&o.duration, "duration", 20*time.Second, "how long every connection streams")
 	fs.StringVar(&o.mode, "mode", voiceload.ModePassthrough, "passthrough (pre-encoded Opus) or transcode (libopus per frame)")
 	fs.BoolVar(&o.json, "json", false, "print the result as JSON")
+	fs.IntVar(&o.nice, "nice", pacer.DefaultConfig().Nice, "thread priority of the pacer workers and the local server's readers (0: normal)")
 	fs.StringVar(&o.profile, "cpuprofile", "", "write a pprof CPU profile of the measured window to this file")
 	return o
 }
@@ -57,7 +60,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if o.mode != voiceload.ModePassthrough && o.mode != voiceload.ModeTranscode {
 		return fmt.Errorf("--mode must be %s or %s", voiceload.ModePassthrough, voiceload.ModeTranscode)
 	}
-	cfg := voiceload.Config{N: o.n, Duration: o.duration, Mode: o.mode, Logger: slog.Default()}
+	cfg := voiceload.Config{N: o.n, Duration: o.duration, Mode: o.mode, Nice: o.nice, Logger: slog.Default()}
 	if o.profile != "" {
 		f, err := os.Create(o.profile)
 		if err != nil {

@@ -280,14 +280,11 @@ func (b *Bot) onGuildCreate(s *discordgo.Session, g *discordgo.GuildCreate) {
 	b.mu.Lock()
 	snap, ok := b.restore[g.ID]
 	delete(b.restore, g.ID)
-	if !ok || b.closed {
-		b.mu.Unlock()
+	b.mu.Unlock()
+	if !ok {
 		return
 	}
-	b.wg.Add(1)
-	b.mu.Unlock()
-	go func() {
-		defer b.wg.Done()
+	b.spawn(func() {
 		select {
 		case <-b.ready:
 		case <-b.ctx.Done():
@@ -308,12 +305,18 @@ func (b *Bot) onGuildCreate(s *discordgo.Session, g *discordgo.GuildCreate) {
 			return
 		}
 		b.log.Info("resumed saved player", "guild", g.ID, "channel", snap.VoiceChannelID)
-	}()
+	})
 }
 
 // onInteractionAsync handles an interaction on its own goroutine, owned by
 // the bot (Close waits for it), so the gateway keeps reading meanwhile.
 func (b *Bot) onInteractionAsync(s *discordgo.Session, ic *discordgo.InteractionCreate) {
+	b.spawn(func() { b.onInteraction(s, ic) })
+}
+
+// spawn runs f on a goroutine the bot owns (Close waits for it), unless the
+// bot is closing.
+func (b *Bot) spawn(f func()) {
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
@@ -323,7 +326,7 @@ func (b *Bot) onInteractionAsync(s *discordgo.Session, ic *discordgo.Interaction
 	b.mu.Unlock()
 	go func() {
 		defer b.wg.Done()
-		b.onInteraction(s, ic)
+		f()
 	}()
 }
 

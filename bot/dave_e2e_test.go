@@ -2,10 +2,8 @@ package bot_test
 
 import (
 	"bytes"
-	"context"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/quaverbot/quaver/audio/audiotest"
 	"github.com/quaverbot/quaver/bot/sandbox"
@@ -20,17 +18,7 @@ import (
 // decrypts audio that matches the source.
 func TestPlayThroughDAVE(t *testing.T) {
 	testenv.Tool(t, "ffmpeg")
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	e, err := sandbox.Start(ctx, sandbox.Options{Pacer: testPacer(t), DAVE: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	g := e.Guilds[0]
-	if _, err := e.Discord.JoinVoice(g.ID, g.ListenerID, g.VoiceID); err != nil {
-		t.Fatal(err)
-	}
+	e, g, ctx := startEnv(t, sandbox.Options{DAVE: true})
 	q := writeMedia(t, e, "music.wav", audiotest.Music(44100, 2, 4))
 	rec := playing(t, ctx, e, g, q)
 	if _, err := e.WaitEvent(ctx, g.ID, player.EventQueueEnd); err != nil {

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -50,9 +51,19 @@ func testPacer(t *testing.T) *pacer.Pacer {
 
 func newEnv(t *testing.T, mutate func(*bot.Config)) (*sandbox.Env, sandbox.Guild, context.Context) {
 	t.Helper()
+	return startEnv(t, sandbox.Options{Bot: mutate})
+}
+
+// startEnv starts a sandbox with o (and the test pacer) and puts the
+// first guild's listener in its voice channel.
+func startEnv(t *testing.T, o sandbox.Options) (*sandbox.Env, sandbox.Guild, context.Context) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
-	e, err := sandbox.Start(ctx, sandbox.Options{Pacer: testPacer(t), Bot: mutate})
+	if o.Pacer == nil {
+		o.Pacer = testPacer(t)
+	}
+	e, err := sandbox.Start(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,6 +73,27 @@ func newEnv(t *testing.T, mutate func(*bot.Config)) (*sandbox.Env, sandbox.Guild
 		t.Fatal(err)
 	}
 	return e, g, ctx
+}
+
+// waitBotSession waits for a voice session of the bot, other than those in
+// old, that has received more than n packets (the voice server has no
+// event for a new session: its list is polled).
+func waitBotSession(t *testing.T, ctx context.Context, e *sandbox.Env, n uint64, old ...*voicetest.Session) *voicetest.Session {
+	t.Helper()
+	poll := time.NewTicker(20 * time.Millisecond)
+	defer poll.Stop()
+	for {
+		for _, s := range e.Voice.Sessions() {
+			if s.UserID == e.Bot.BotID() && !slices.Contains(old, s) && s.Recorder().Received() > n {
+				return s
+			}
+		}
+		select {
+		case <-poll.C:
+		case <-ctx.Done():
+			t.Fatalf("no new voice session of the bot with audio (%d sessions)", len(e.Voice.Sessions()))
+		}
+	}
 }
 
 func writeMedia(t *testing.T, e *sandbox.Env, name string, s audiotest.Signal) string {
@@ -318,22 +350,7 @@ func TestKickAndVoiceServerMove(t *testing.T) {
 	if err := e.Discord.ChangeVoiceServer(g.ID); err != nil {
 		t.Fatal(err)
 	}
-	// Poll the voice server's session list (it has no event for a new session).
-	poll := time.NewTicker(20 * time.Millisecond)
-	defer poll.Stop()
-	var moved *voicetest.Session
-	for moved == nil {
-		for _, s := range e.Voice.Sessions() {
-			if s.UserID == e.Bot.BotID() && s != old && s.Recorder().Received() > 20 {
-				moved = s
-			}
-		}
-		select {
-		case <-poll.C:
-		case <-ctx.Done():
-			t.Fatal("no audio on a new voice session after the voice server changed")
-		}
-	}
+	waitBotSession(t, ctx, e, 20, old)
 	// Kick: a moderator disconnects the bot.
 	if err := e.Discord.DisconnectUser(g.ID, e.Bot.BotID()); err != nil {
 		t.Fatal(err)
@@ -538,7 +555,7 @@ func TestControlsQueueVoteAndAutocomplete(t *testing.T) {
 	}
 	// /queue pages with buttons.
 	m := command(t, ctx, e, g, "queue")
-	if !strings.Contains(m.Embeds[0].Footer.Text, "page 1/2") || !slicesContains(m.CustomIDs(), "q:2") {
+	if !strings.Contains(m.Embeds[0].Footer.Text, "page 1/2") || !slices.Contains(m.CustomIDs(), "q:2") {
 		t.Fatalf("queue page 1: %q, buttons %v", m.Embeds[0].Footer.Text, m.CustomIDs())
 	}
 	click, err := e.Discord.ClickButton(ctx, m.ID, "q:2", g.ListenerID)
@@ -554,14 +571,14 @@ func TestControlsQueueVoteAndAutocomplete(t *testing.T) {
 	}
 	// /nowplaying: progress bar and a pause button that pauses.
 	np := command(t, ctx, e, g, "nowplaying")
-	if !strings.Contains(np.Embeds[0].Description, "🔘") || !slicesContains(np.CustomIDs(), "np:pause") {
+	if !strings.Contains(np.Embeds[0].Description, "🔘") || !slices.Contains(np.CustomIDs(), "np:pause") {
 		t.Fatalf("nowplaying: %q, buttons %v", np.Embeds[0].Description, np.CustomIDs())
 	}
 	click, err = e.Discord.ClickButton(ctx, np.ID, "np:pause", g.ListenerID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m, err := click.WaitResponse(ctx); err != nil || !slicesContains(m.CustomIDs(), "np:resume") {
+	if m, err := click.WaitResponse(ctx); err != nil || !slices.Contains(m.CustomIDs(), "np:resume") {
 		t.Fatalf("after pause button: %v %v", err, m)
 	}
 	sess, _ := e.BotSession(ctx)
@@ -595,15 +612,6 @@ func TestControlsQueueVoteAndAutocomplete(t *testing.T) {
 		t.Errorf("autocomplete choices %+v", choices)
 	}
 	_ = rec
-}
-
-func slicesContains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 func TestChannelRulesAndRateLimit(t *testing.T) {

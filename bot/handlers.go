@@ -384,13 +384,7 @@ func (b *Bot) play(c *call, vc string, set store.GuildSettings) {
 		c.fail(userMessage(err))
 		return
 	}
-	if err := b.canJoin(c.s, c.guildID, vc); err != nil {
-		c.fail(userMessage(err))
-		return
-	}
-	if err := c.s.InteractionRespond(c.i, &discordgo.InteractionResponse{
-		Type: discordgo.InteractionResponseDeferredChannelMessageWithSource}); err != nil {
-		b.log.Warn("defer /play", "err", err)
+	if !b.deferJoin(c, vc) {
 		return
 	}
 	rctx, cancel := context.WithTimeout(c.ctx, b.cfg.ResolveTimeout)
@@ -401,6 +395,21 @@ func (b *Bot) play(c *call, vc string, set store.GuildSettings) {
 		return
 	}
 	b.enqueue(c, vc, set, tracks)
+}
+
+// deferJoin answers at once why the bot cannot join vc, or defers the
+// reply while the tracks are resolved and the bot joins. It says whether to go on.
+func (b *Bot) deferJoin(c *call, vc string) bool {
+	if err := b.canJoin(c.s, c.guildID, vc); err != nil {
+		c.fail(userMessage(err))
+		return false
+	}
+	if err := c.s.InteractionRespond(c.i, &discordgo.InteractionResponse{
+		Type: discordgo.InteractionResponseDeferredChannelMessageWithSource}); err != nil {
+		b.log.Warn("deferring the reply failed", "err", err)
+		return false
+	}
+	return true
 }
 
 // enqueue plays or queues tracks for the user and edits the deferred reply.
@@ -553,12 +562,7 @@ func (b *Bot) component(c *call, id string) {
 		if !ok {
 			return
 		}
-		if err := b.canJoin(c.s, c.guildID, vc); err != nil {
-			c.fail(userMessage(err))
-			return
-		}
-		if err := c.s.InteractionRespond(c.i, &discordgo.InteractionResponse{
-			Type: discordgo.InteractionResponseDeferredChannelMessageWithSource}); err != nil {
+		if !b.deferJoin(c, vc) {
 			return
 		}
 		b.enqueue(c, vc, set, []store.Track{res[n]})

@@ -15,8 +15,10 @@ import (
 	"github.com/quaverbot/quaver/voice/voicetest"
 )
 
-func TestModeratorMovesBot(t *testing.T) {
-	e, g, ctx := newEnv(t, nil)
+// playThenMove plays a long tone and, once it is heard, has a moderator
+// move the bot to a new voice channel, which it returns.
+func playThenMove(t *testing.T, ctx context.Context, e *sandbox.Env, g sandbox.Guild) (*voicetest.Recorder, string) {
+	t.Helper()
 	rec := playing(t, ctx, e, g, writeMedia(t, e, "long.wav", audiotest.Tone(48000, 2, 30, 440, 0.5)))
 	if err := rec.WaitPackets(ctx, 20); err != nil {
 		t.Fatal(err)
@@ -28,6 +30,12 @@ func TestModeratorMovesBot(t *testing.T) {
 	if err := e.Discord.MoveUser(g.ID, e.Bot.BotID(), other); err != nil {
 		t.Fatal(err)
 	}
+	return rec, other
+}
+
+func TestModeratorMovesBot(t *testing.T) {
+	e, g, ctx := newEnv(t, nil)
+	rec, other := playThenMove(t, ctx, e, g)
 	n := rec.Received()
 	poll := time.NewTicker(20 * time.Millisecond)
 	defer poll.Stop()
@@ -88,24 +96,7 @@ func TestNullEndpointThenNewServer(t *testing.T) {
 	if err := e.Discord.ChangeVoiceServer(g.ID); err != nil {
 		t.Fatal(err)
 	}
-	poll := time.NewTicker(20 * time.Millisecond)
-	defer poll.Stop()
-	for {
-		moved := false
-		for _, s := range e.Voice.Sessions() {
-			if s.UserID == e.Bot.BotID() && s != old && s.Recorder().Received() > 20 {
-				moved = true
-			}
-		}
-		if moved {
-			break
-		}
-		select {
-		case <-poll.C:
-		case <-ctx.Done():
-			t.Fatal("no audio on a new session after a null endpoint and a new server")
-		}
-	}
+	waitBotSession(t, ctx, e, 20, old) // audio on a new session
 }
 
 // TestModeratorMoveSurvivesRestart: a moderator moves the playing bot to
@@ -114,12 +105,10 @@ func TestNullEndpointThenNewServer(t *testing.T) {
 // bot rejoins the channel it was moved to, not the one it was first asked
 // into, and plays there.
 func TestModeratorMoveSurvivesRestart(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
 	path := filepath.Join(t.TempDir(), "quaver.db")
 	openStore := func() *store.Store {
 		t.Helper()
-		st, err := store.Open(ctx, store.Config{Path: path, Logger: slog.New(slog.DiscardHandler)})
+		st, err := store.Open(context.Background(), store.Config{Path: path, Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -127,26 +116,8 @@ func TestModeratorMoveSurvivesRestart(t *testing.T) {
 		return st
 	}
 	first := openStore()
-	e, err := sandbox.Start(ctx, sandbox.Options{Store: first, Pacer: testPacer(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	g := e.Guilds[0]
-	if _, err := e.Discord.JoinVoice(g.ID, g.ListenerID, g.VoiceID); err != nil {
-		t.Fatal(err)
-	}
-	rec := playing(t, ctx, e, g, writeMedia(t, e, "long.wav", audiotest.Tone(48000, 2, 30, 440, 0.5)))
-	if err := rec.WaitPackets(ctx, 20); err != nil {
-		t.Fatal(err)
-	}
-	other, err := e.Discord.AddChannel(g.ID, discordtest.Channel{Name: "Other", Type: discordtest.ChannelVoice})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Discord.MoveUser(g.ID, e.Bot.BotID(), other); err != nil {
-		t.Fatal(err)
-	}
+	e, g, ctx := startEnv(t, sandbox.Options{Store: first})
+	_, other := playThenMove(t, ctx, e, g)
 	// The bot has seen the move once it sends the listener left behind to
 	// the new channel (asked with a command that changes nothing either way).
 	for {
@@ -178,26 +149,12 @@ func TestModeratorMoveSurvivesRestart(t *testing.T) {
 		}
 	}
 	stop()
-	before := map[*voicetest.Session]bool{}
-	for _, s := range e.Voice.Sessions() {
-		before[s] = true
-	}
+	before := e.Voice.Sessions()
 	_ = first.Close() // kill -9: nothing the old bot does from now on is stored
 	if err := e.RestartBot(ctx, openStore()); err != nil {
 		t.Fatal(err)
 	}
-	// The restarted bot's voice session, with audio flowing.
-	var sess *voicetest.Session
-	for sess == nil {
-		for _, s := range e.Voice.Sessions() {
-			if s.UserID == e.Bot.BotID() && !before[s] && s.Recorder().Received() > 25 {
-				sess = s
-			}
-		}
-		if sess == nil && !waitTick(ctx) {
-			t.Fatal("the restarted bot plays nowhere")
-		}
-	}
+	waitBotSession(t, ctx, e, 25, before...) // the restarted bot plays
 	if vs, ok := e.Discord.VoiceState(g.ID, e.Bot.BotID()); !ok || vs.ChannelID != other {
 		t.Errorf("the restarted bot is in channel %q, want %q where the moderator had moved it (first channel %q)", vs.ChannelID, other, g.VoiceID)
 	}

@@ -95,8 +95,10 @@ func (p *cutProxy) Cut() {
 // postgresBehindProxy opens a store on a fresh PostgreSQL database reached
 // through a cutProxy. It returns the store, the proxy's Cut and the words
 // that would give the connection away.
-func postgresBehindProxy(t *testing.T, ctx context.Context) (*store.Store, func(), []string) {
+func postgresBehindProxy(t *testing.T) (*store.Store, func(), []string) {
 	admin := testenv.PostgresURL(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	db := fmt.Sprintf("quaver_bot_%d", time.Now().UnixNano())
 	conn, err := pgx.Connect(ctx, admin)
 	if err != nil {
@@ -129,9 +131,9 @@ func postgresBehindProxy(t *testing.T, ctx context.Context) (*store.Store, func(
 
 // embeddedClosable opens an embedded store that the test closes under the
 // bot: reads fail with an error that is not an outage.
-func embeddedClosable(t *testing.T, ctx context.Context) (*store.Store, func(), []string) {
+func embeddedClosable(t *testing.T) (*store.Store, func(), []string) {
 	path := filepath.Join(t.TempDir(), "quaver.db")
-	st, err := store.Open(ctx, store.Config{Path: path, Logger: slog.New(slog.DiscardHandler)})
+	st, err := store.Open(context.Background(), store.Config{Path: path, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,22 +148,15 @@ func embeddedClosable(t *testing.T, ctx context.Context) (*store.Store, func(), 
 func TestSettingsWhenStoreUnreadable(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		open  func(*testing.T, context.Context) (st *store.Store, fail func(), leaks []string)
+		open  func(*testing.T) (st *store.Store, fail func(), leaks []string)
 		wants string // what the answer must say, in lower case
 	}{
 		{name: "PostgreSQL unreachable", open: postgresBehindProxy, wants: "temporarily unavailable"},
 		{name: "embedded store closed", open: embeddedClosable, wants: "could not be read"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-			defer cancel()
-			st, fail, leaks := tc.open(t, ctx)
-			e, err := sandbox.Start(ctx, sandbox.Options{Store: st, Pacer: testPacer(t)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer e.Close()
-			g := e.Guilds[0]
+			st, fail, leaks := tc.open(t)
+			e, g, ctx := startEnv(t, sandbox.Options{Store: st})
 			owner, err := e.Discord.GuildOwner(g.ID) // /settings needs Manage Server
 			if err != nil {
 				t.Fatal(err)

@@ -154,29 +154,32 @@ func (b *Bot) daveOnReconnect(guildID string, sess *dave.Session) func(voice.Eve
 		if c == nil {
 			return
 		}
-		b.wg.Add(1)
-		go func() {
-			defer b.wg.Done()
+		b.spawn(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			if err := sess.Connected(ctx, c); err != nil {
 				b.log.Warn("dave: restart after reconnect failed", "guild", guildID, "err", err)
 			}
-		}()
+		})
 	}
 }
 
 // voiceConn returns the guild's voice connection, if any.
 func (b *Bot) voiceConn(guildID string) *voice.Conn {
-	b.mu.Lock()
-	gv := b.voices[guildID]
-	b.mu.Unlock()
+	gv := b.guildVoice(guildID)
 	if gv == nil {
 		return nil
 	}
 	gv.mu.Lock()
 	defer gv.mu.Unlock()
 	return gv.conn
+}
+
+// guildVoice returns the guild's voice presence (nil when none).
+func (b *Bot) guildVoice(guildID string) *guildVoice {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.voices[guildID]
 }
 
 // dropVoice forgets gv if it is still the guild's voice presence.
@@ -235,9 +238,7 @@ func (b *Bot) onVoiceState(s *discordgo.Session, e *discordgo.VoiceStateUpdate) 
 		b.updateListeners(s, e.GuildID)
 		return
 	}
-	b.mu.Lock()
-	gv := b.voices[e.GuildID]
-	b.mu.Unlock()
+	gv := b.guildVoice(e.GuildID)
 	if gv == nil {
 		return
 	}
@@ -273,9 +274,7 @@ func (b *Bot) onVoiceState(s *discordgo.Session, e *discordgo.VoiceStateUpdate) 
 }
 
 func (b *Bot) onVoiceServer(_ *discordgo.Session, e *discordgo.VoiceServerUpdate) {
-	b.mu.Lock()
-	gv := b.voices[e.GuildID]
-	b.mu.Unlock()
+	gv := b.guildVoice(e.GuildID)
 	if gv == nil {
 		return
 	}
@@ -293,9 +292,7 @@ func (b *Bot) onVoiceServer(_ *discordgo.Session, e *discordgo.VoiceServerUpdate
 
 // listeners returns the members in the bot's voice channel of a guild.
 func (b *Bot) listeners(s *discordgo.Session, guildID string) (channelID string, ls []player.Listener) {
-	b.mu.Lock()
-	gv := b.voices[guildID]
-	b.mu.Unlock()
+	gv := b.guildVoice(guildID)
 	if gv == nil {
 		return "", nil
 	}
@@ -412,9 +409,7 @@ func (b *Bot) gatewaySlot(ctx context.Context, shard int) error {
 // not connected). It follows moves by moderators from the voice state updates
 // (onVoiceState also tells the player, which saves the new channel).
 func (b *Bot) voiceChannel(guildID string) string {
-	b.mu.Lock()
-	gv := b.voices[guildID]
-	b.mu.Unlock()
+	gv := b.guildVoice(guildID)
 	if gv == nil {
 		return ""
 	}

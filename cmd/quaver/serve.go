@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -58,7 +59,7 @@ func serveFlags(fs *flag.FlagSet) *serveOptions {
 	fs.StringVar(&o.dataDir, "data-dir", ".", "folder of the embedded store (quaver.db)")
 	fs.StringVar(&o.redisURL, "redis-url", "", "Redis for snapshots, rate limits and caches (redis://host:6379/0)")
 	fs.StringVar(&o.postgresURL, "postgres-url", "", "PostgreSQL for settings and history (postgres://user@host/db)")
-	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics on this address (e.g. :9090)")
+	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics, /healthz and /readyz on this address (e.g. :9090)")
 	return o
 }
 
@@ -98,14 +99,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if o.metricsAddr != "" {
-		stop, err := serveMetrics(o.metricsAddr, reg)
-		if err != nil {
-			return err
-		}
-		defer stop()
-		fmt.Fprintf(stdout, "metrics on http://%s/metrics\n", o.metricsAddr)
-	}
+	ready := newReadiness("starting: opening the store")
+	// From the first signal on, /readyz answers 503 until the process exits.
+	defer context.AfterFunc(ctx, func() { ready.drain("shutting down: saving players") })()
 	pcfg := pacer.DefaultConfig()
 	pcfg.Registerer = reg
 	pc, err := pacer.New(pcfg)
@@ -116,6 +112,18 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if raised, workers := pc.Priority(); raised < workers {
 		slog.Warn("voice pacer runs at normal thread priority; audio may stutter when the machine is busy (grant CAP_SYS_NICE to raise it)",
 			"nice", pcfg.Nice, "raised_workers", raised, "workers", workers)
+	}
+	// The listener starts once the pacer is built: pacer.New registers its
+	// metrics before it builds its shards, and a scrape in between would race.
+	if o.metricsAddr != "" {
+		bound, stop, err := serveMetrics(o.metricsAddr, reg, ready)
+		if err != nil {
+			return err
+		}
+		// Deferred before the store's Close and runs after it (and after the
+		// bot's): /readyz answers 503 while players are saved.
+		defer stop()
+		fmt.Fprintf(stdout, "metrics on http://%s/metrics\n", bound)
 	}
 	var st *store.Store
 	if !o.sandbox || o.dataDir != "." || o.redisURL != "" || o.postgresURL != "" {
@@ -133,8 +141,19 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if o.sandbox {
 		// Without --data-dir the sandbox keeps its store in a temporary folder.
 		ro := sandbox.RunOptions{Input: o.play, HeardPath: o.heard,
-			Options: sandbox.Options{Store: st, Pacer: pc, Log: stdout, Logger: slog.Default(), MediaDir: o.mediaDir}}
-		if err := sandbox.Run(ctx, ro); err != nil {
+			Options: sandbox.Options{Store: st, Pacer: pc, Log: stdout, Logger: slog.Default(), MediaDir: o.mediaDir,
+				// Prepare runs once the sandbox's store, local Discord and voice
+				// server are up, just before its bot connects: the last point
+				// package sandbox lets a caller see.
+				Prepare: func(*sandbox.Env) error { ready.set(""); return nil }}}
+		err := sandbox.Run(ctx, ro)
+		ready.drain("shutting down: the sandbox has finished")
+		if ctx.Err() != nil {
+			// Ctrl-C or SIGTERM: a requested stop, not a failure.
+			fmt.Fprintln(stdout, "sandbox stopped")
+			return nil
+		}
+		if err != nil {
 			return err
 		}
 		fmt.Fprintln(stdout, "sandbox finished: play", o.heard, "to hear what the listener heard")
@@ -157,31 +176,93 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	ready.set("starting: connecting to Discord")
+	// Start returns once every shard of this process is connected (READY).
 	if err := b.Start(ctx); err != nil {
+		ready.drain("shutting down: the bot failed to start")
 		_ = b.Close()
 		return err
 	}
+	ready.set("")
 	fmt.Fprintln(stdout, "quaver is running; press Ctrl-C to stop")
 	<-ctx.Done()
+	ready.drain("shutting down: saving players")
 	fmt.Fprintln(stdout, "stopping: saving players")
 	return b.Close()
 }
 
-// serveMetrics serves reg on addr/metrics until stop is called.
-func serveMetrics(addr string, reg *prometheus.Registry) (stop func(), err error) {
+// readiness is what /readyz reports: ready, or a one-line reason why not.
+// Once draining, it stays not ready.
+type readiness struct {
+	mu       sync.Mutex
+	reason   string // empty: ready
+	draining bool
+}
+
+func newReadiness(reason string) *readiness { return &readiness{reason: reason} }
+
+// set records the current state (empty: ready), unless the process is
+// already shutting down.
+func (r *readiness) set(reason string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.draining {
+		r.reason = reason
+	}
+}
+
+// drain marks the process as shutting down for good; the first reason stays.
+func (r *readiness) drain(reason string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.draining {
+		r.draining, r.reason = true, reason
+	}
+}
+
+// ServeHTTP answers 200 "ready", or 503 with the reason on one line.
+func (r *readiness) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	r.mu.Lock()
+	reason := r.reason
+	r.mu.Unlock()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if reason != "" {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, reason)
+		return
+	}
+	fmt.Fprintln(w, "ready")
+}
+
+// healthz answers 200 for as long as the process serves HTTP: serve runs
+// the listener from start-up until it returns, draining included, so a
+// failing liveness probe means a dead or wedged process.
+func healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	fmt.Fprintln(w, "ok")
+}
+
+// serveMetrics serves reg on addr/metrics, /healthz and ready on /readyz
+// until stop is called. bound is the address it listens on (with the port
+// the system chose when addr's is 0).
+func serveMetrics(addr string, reg *prometheus.Registry, ready http.Handler) (bound string, stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("--metrics-addr: %w", err)
+		return "", nil, fmt.Errorf("--metrics-addr: %w", err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", healthz)
+	mux.Handle("GET /readyz", ready)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		_ = srv.Serve(ln)
 	}()
-	return func() {
+	return ln.Addr().String(), func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(ctx)

@@ -2,15 +2,21 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 
 	"github.com/quaverbot/quaver/audio/audiotest"
 	"github.com/quaverbot/quaver/audio/synth"
@@ -52,6 +58,7 @@ func TestServeUsageErrors(t *testing.T) {
 		{[]string{"serve", "--shard-range", "3-1"}, "FIRST-LAST"},
 		{[]string{"serve", "--shard-range", "a-b"}, "FIRST-LAST"},
 		{[]string{"serve", "--sandbox", "--play", "/nonexistent/x.wav"}, "not a file"},
+		{[]string{"serve", "--sandbox", "--metrics-addr", "127.0.0.1:notaport"}, "--metrics-addr"},
 	} {
 		code, _, errOut := runCmd(tc.args...)
 		if code == 0 || !strings.Contains(errOut, tc.want) {
@@ -80,49 +87,254 @@ func TestParseShardRange(t *testing.T) {
 	}
 }
 
-// TestServeMetrics scrapes --metrics-addr while the sandbox plays: the
-// pacer's send-lateness histogram must be there with observations.
-func TestServeMetrics(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+// serveRun is `quaver serve` running in-process with --metrics-addr
+// 127.0.0.1:0, as started by startServe.
+type serveRun struct {
+	addr   string // host:port from the startup line
+	cancel context.CancelFunc
+	done   chan int // the exit code, once run returns
+	out    *watchWriter
+}
+
+// startServe runs `quaver serve args... --metrics-addr 127.0.0.1:0` and
+// waits for the startup line that names the bound address. The run is
+// stopped (as by Ctrl-C) at the end of the test if it is still going.
+func startServe(t *testing.T, args ...string) *serveRun {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &serveRun{cancel: cancel, done: make(chan int, 1), out: newWatchWriter("metrics on http://")}
+	errOut := &watchWriter{}
+	go func() {
+		r.done <- run(ctx, append(append([]string{"serve"}, args...), "--metrics-addr", "127.0.0.1:0"), r.out, errOut)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case code := <-r.done:
+			r.done <- code
+		case <-time.After(15 * time.Second):
+			t.Errorf("serve did not stop within 15 s of its context ending")
+		}
+	})
+	deadline := time.NewTimer(20 * time.Second)
+	defer deadline.Stop()
+	select {
+	case line := <-r.out.found:
+		u, err := url.Parse(strings.TrimSpace(strings.TrimPrefix(line, "metrics on ")))
+		if err != nil || u.Path != "/metrics" {
+			t.Fatalf("startup line %q does not hold the metrics URL (%v)", line, err)
+		}
+		r.addr = u.Host
+	case code := <-r.done:
+		r.done <- code
+		t.Fatalf("serve exited %d before printing the metrics address\nstdout: %s\nstderr: %s", code, r.out, errOut)
+	case <-deadline.C:
+		t.Fatalf("no metrics address printed after 20 s:\n%s", r.out)
 	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
+	return r
+}
+
+// get fetches path from the run's metrics listener.
+func (r *serveRun) get(t *testing.T, path string) (int, string) {
+	t.Helper()
+	resp, err := http.Get("http://" + r.addr + path)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// until polls cond every 25 ms until it holds; it fails the test when the
+// run exits or 20 s pass first.
+func (r *serveRun) until(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.NewTimer(20 * time.Second)
+	defer deadline.Stop()
+	poll := time.NewTicker(25 * time.Millisecond)
+	defer poll.Stop()
+	for !cond() {
+		select {
+		case code := <-r.done:
+			r.done <- code
+			t.Fatalf("serve exited (%d) before %s:\n%s", code, what, r.out)
+		case <-deadline.C:
+			t.Fatalf("not %s after 20 s:\n%s", what, r.out)
+		case <-poll.C:
+		}
+	}
+}
+
+// TestServeMetrics scrapes the address serve prints for --metrics-addr
+// 127.0.0.1:0 while the sandbox plays: the pacer's send-lateness histogram
+// and packet counter must be there with observations.
+func TestServeMetrics(t *testing.T) {
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in.wav")
 	if err := os.WriteFile(in, synth.WAV(synth.Tone(48000, 2, 3, 440, 0.5)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan int, 1)
-	go func() {
-		code, _, _ := runCmd("serve", "--sandbox", "--play", in, "--heard", filepath.Join(dir, "h.ogg"), "--metrics-addr", addr)
-		done <- code
-	}()
-	poll := time.NewTicker(50 * time.Millisecond)
-	defer poll.Stop()
-	found := false
-	for !found {
-		select {
-		case code := <-done:
-			t.Fatalf("serve exited (%d) before the metrics showed send lateness", code)
-		case <-poll.C:
+	r := startServe(t, "--sandbox", "--play", in, "--heard", filepath.Join(dir, "h.ogg"))
+	if _, port, _ := net.SplitHostPort(r.addr); port == "0" || port == "" {
+		t.Fatalf("startup line names port %q, not the one bound", port)
+	}
+	r.until(t, "the metrics showed voice packets sent", func() bool {
+		code, body := r.get(t, "/metrics")
+		if code != http.StatusOK {
+			t.Fatalf("GET /metrics: %d", code)
 		}
-		resp, err := http.Get("http://" + addr + "/metrics")
-		if err != nil {
-			continue
+		return sampleAbove(body, "quaver_voice_send_lateness_seconds_count", 0) &&
+			sampleAbove(body, "quaver_voice_packets_sent_total", 0)
+	})
+	select {
+	case code := <-r.done:
+		r.done <- code
+		if code != 0 {
+			t.Errorf("serve exited %d:\n%s", code, r.out)
 		}
-		body, _ := io.ReadAll(resp.Body)
-		_ = resp.Body.Close()
-		for _, line := range strings.Split(string(body), "\n") {
-			if strings.HasPrefix(line, "quaver_voice_send_lateness_seconds_count") && !strings.HasSuffix(line, " 0") {
-				found = true
+	case <-time.After(20 * time.Second):
+		t.Errorf("serve did not exit after its 3 s track")
+	}
+}
+
+// sampleAbove reports whether the scrape has a sample of name (no labels)
+// greater than v.
+func sampleAbove(body, name string, v float64) bool {
+	for _, line := range strings.Split(body, "\n") {
+		if val, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(val, 64)
+			return err == nil && f > v
+		}
+	}
+	return false
+}
+
+// TestServeHealth: /healthz answers 200 from the first line on; /readyz
+// answers 503 with a one-line reason until the sandbox is up, then 200;
+// after Ctrl-C the run stops cleanly.
+func TestServeHealth(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	r := startServe(t, "--sandbox", "--heard", filepath.Join(t.TempDir(), "h.ogg"))
+	if code, body := r.get(t, "/healthz"); code != http.StatusOK || body != "ok\n" {
+		t.Errorf("GET /healthz right after start-up: %d %q", code, body)
+	}
+	r.until(t, "ready", func() bool {
+		code, body := r.get(t, "/readyz")
+		switch {
+		case code == http.StatusOK:
+			return body == "ready\n"
+		case code != http.StatusServiceUnavailable || !strings.HasPrefix(body, "starting: ") || strings.Count(body, "\n") != 1:
+			t.Fatalf("GET /readyz while starting: %d %q; want 503 and one line saying why", code, body)
+		}
+		return false
+	})
+	if code, body := r.get(t, "/healthz"); code != http.StatusOK || body != "ok\n" {
+		t.Errorf("GET /healthz while ready: %d %q", code, body)
+	}
+	if code, _ := r.get(t, "/nothing"); code != http.StatusNotFound {
+		t.Errorf("GET /nothing: %d, want 404", code)
+	}
+	r.cancel()
+	select {
+	case code := <-r.done:
+		r.done <- code
+		if code != 0 {
+			t.Errorf("serve --sandbox exited %d after Ctrl-C, want 0:\n%s", code, r.out)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("serve did not stop within 15 s of Ctrl-C")
+	}
+	if _, err := http.Get("http://" + r.addr + "/healthz"); err == nil {
+		t.Errorf("the metrics listener still answers after serve returned")
+	}
+}
+
+// TestReadiness walks /readyz through start-up and shutdown: a reason is
+// 503 with that one line, "" is 200, and once draining nothing makes the
+// process ready again.
+func TestReadiness(t *testing.T) {
+	type step struct {
+		drain  bool
+		reason string
+		code   int
+		body   string
+	}
+	for _, tc := range []struct {
+		name  string
+		steps []step
+	}{
+		{"start-up", []step{
+			{false, "starting: opening the store", 503, "starting: opening the store\n"},
+			{false, "starting: connecting to Discord", 503, "starting: connecting to Discord\n"},
+			{false, "", 200, "ready\n"},
+		}},
+		{"drain after ready", []step{
+			{false, "", 200, "ready\n"},
+			{true, "shutting down: saving players", 503, "shutting down: saving players\n"},
+			{false, "", 503, "shutting down: saving players\n"},
+			{true, "shutting down: again", 503, "shutting down: saving players\n"},
+		}},
+		{"drain while starting", []step{
+			{true, "shutting down: saving players", 503, "shutting down: saving players\n"},
+			{false, "starting: connecting to Discord", 503, "shutting down: saving players\n"},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newReadiness("starting: opening the store")
+			for i, s := range tc.steps {
+				if s.drain {
+					r.drain(s.reason)
+				} else {
+					r.set(s.reason)
+				}
+				w := httptest.NewRecorder()
+				r.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+				if w.Code != s.code || w.Body.String() != s.body {
+					t.Errorf("step %d: %d %q, want %d %q", i, w.Code, w.Body.String(), s.code, s.body)
+				}
+			}
+		})
+	}
+}
+
+// watchWriter collects output from several goroutines and hands over the
+// first line that starts with prefix (if set) on found.
+type watchWriter struct {
+	mu     sync.Mutex
+	b      bytes.Buffer
+	prefix string
+	found  chan string
+	sent   bool
+}
+
+func newWatchWriter(prefix string) *watchWriter {
+	return &watchWriter{prefix: prefix, found: make(chan string, 1)}
+}
+
+func (w *watchWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.b.Write(p)
+	if w.prefix != "" && !w.sent {
+		for _, line := range strings.SplitAfter(w.b.String(), "\n") {
+			if strings.HasPrefix(line, w.prefix) && strings.HasSuffix(line, "\n") {
+				w.sent = true
+				w.found <- line
+				break
 			}
 		}
 	}
-	if code := <-done; code != 0 {
-		t.Errorf("serve exited %d", code)
-	}
+	return len(p), nil
+}
+
+func (w *watchWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
 }
 
 // TestServeSandboxPlayURL plays an http URL in the sandbox and exits 0 at its end.

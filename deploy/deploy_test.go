@@ -316,10 +316,14 @@ func TestManifestSettings(t *testing.T) {
 	if metricsPort != port {
 		t.Errorf("container port metrics is %q, QUAVER_METRICS_ADDR listens on %q", metricsPort, port)
 	}
-	for _, probe := range []string{"startupProbe", "livenessProbe", "readinessProbe"} {
-		// TestMetricsExported checks that serve answers this path.
-		if p, pt := str(c, probe, "httpGet", "path"), str(c, probe, "httpGet", "port"); p != "/metrics" || pt != "metrics" {
-			t.Errorf("%s hits %s on port %s; serve answers only /metrics on the metrics port", probe, p, pt)
+	for _, probe := range []struct{ name, path string }{
+		{"startupProbe", "/healthz"},
+		{"livenessProbe", "/healthz"},
+		{"readinessProbe", "/readyz"},
+	} {
+		// TestMetricsExported checks that serve answers these paths.
+		if p, pt := str(c, probe.name, "httpGet", "path"), str(c, probe.name, "httpGet", "port"); p != probe.path || pt != "metrics" {
+			t.Errorf("%s hits %s on port %s, want %s on the metrics port", probe.name, p, pt, probe.path)
 		}
 	}
 	svc := readYAML(t, "deploy", "kubernetes", "service.yaml")
@@ -357,8 +361,13 @@ func TestManifestSettings(t *testing.T) {
 			t.Errorf("container %v = %q", check.path, v)
 		}
 	}
-	if str(pod, "securityContext", "runAsNonRoot") != "true" || str(c, "securityContext", "capabilities", "drop", 0) != "ALL" {
+	if str(pod, "securityContext", "runAsNonRoot") != "true" || str(c, "securityContext", "capabilities", "drop", 0) != "ALL" ||
+		len(list(c, "securityContext", "capabilities", "drop")) != 1 {
 		t.Errorf("pod must run as non-root with every capability dropped")
+	}
+	// The one capability added back: the voice pacer's thread priority.
+	if add := list(c, "securityContext", "capabilities", "add"); len(add) != 1 || add[0] != "SYS_NICE" {
+		t.Errorf("container capabilities.add = %v, want [SYS_NICE] only", add)
 	}
 	// The volumes serve writes to must be mounted: the root filesystem is read-only.
 	mounts := map[string]bool{}
@@ -485,11 +494,10 @@ func TestMetricsExported(t *testing.T) {
 	}
 	redis := startDeadRedis(t)
 	defer redis.Close()
-	addr := freeAddr(t)
 
 	var out lockedBuffer
 	cmd := exec.Command(bin, "serve", "--sandbox", "--play", in, "--heard", filepath.Join(dir, "heard.ogg"),
-		"--data-dir", filepath.Join(dir, "data"), "--redis-url", "redis://"+redis.Addr()+"/0", "--metrics-addr", addr)
+		"--data-dir", filepath.Join(dir, "data"), "--redis-url", "redis://"+redis.Addr()+"/0", "--metrics-addr", "127.0.0.1:0")
 	cmd.Dir = dir
 	for _, e := range os.Environ() {
 		if !strings.HasPrefix(e, "QUAVER_") {
@@ -517,26 +525,62 @@ func TestMetricsExported(t *testing.T) {
 	defer deadline.Stop()
 	poll := time.NewTicker(25 * time.Millisecond)
 	defer poll.Stop()
-	var sc scrape
-	for !sc.ready() {
+	var (
+		addr  string // from serve's startup line
+		sc    scrape
+		ready bool // /readyz has answered 200
+	)
+	get := func(path string) (int, string, error) {
+		resp, err := client.Get("http://" + addr + path)
+		if err != nil {
+			return 0, "", err
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body), err
+	}
+	for !sc.ready() || !ready {
 		select {
 		case err := <-exited:
 			stopped = true
-			t.Fatalf("serve exited (%v) before the metrics showed voice sends and the Redis outage:\n%s", err, out.String())
+			t.Fatalf("serve exited (%v) before it was ready and the metrics showed voice sends and the Redis outage:\n%s", err, out.String())
 		case <-deadline.C:
-			t.Fatalf("no voice sends and Redis outage in /metrics after 25 s:\n%s", out.String())
+			t.Fatalf("not ready, or no voice sends and Redis outage in /metrics, after 25 s:\n%s", out.String())
 		case <-poll.C:
 		}
-		resp, err := client.Get("http://" + addr + "/metrics")
-		if err != nil {
-			continue
+		if addr == "" {
+			// The port is the system's choice; serve prints the bound address.
+			m := metricsLineRE.FindStringSubmatch(out.String())
+			if m == nil {
+				continue
+			}
+			if addr = m[1]; strings.HasSuffix(addr, ":0") {
+				t.Fatalf("serve printed %q, not the port it bound", m[0])
+			}
+			// Liveness answers from the start.
+			if code, body, err := get("/healthz"); err != nil || code != http.StatusOK {
+				t.Fatalf("GET /healthz: %d %q %v", code, body, err)
+			}
 		}
-		body, _ := io.ReadAll(resp.Body)
-		_ = resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("GET /metrics: %s", resp.Status)
+		if !ready {
+			code, body, err := get("/readyz")
+			switch {
+			case err != nil:
+				t.Fatalf("GET /readyz: %v", err)
+			case code == http.StatusOK:
+				ready = true
+			case code != http.StatusServiceUnavailable || strings.Count(body, "\n") != 1:
+				t.Fatalf("GET /readyz while starting: %d %q; want 200, or 503 with one line saying why", code, body)
+			}
 		}
-		sc = parseScrape(string(body))
+		code, body, err := get("/metrics")
+		if err != nil || code != http.StatusOK {
+			t.Fatalf("GET /metrics: %d %v", code, err)
+		}
+		sc = parseScrape(body)
+	}
+	if code, body, err := get("/healthz"); err != nil || code != http.StatusOK {
+		t.Errorf("GET /healthz while playing: %d %q %v", code, body, err)
 	}
 	_ = cmd.Process.Signal(os.Interrupt)
 	select {
@@ -777,18 +821,8 @@ func metricNames(expr string) []string {
 	return names
 }
 
-// freeAddr returns a 127.0.0.1 address with a port that was free just now
-// (serve prints the address it was given, not the port it bound).
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	return addr
-}
+// metricsLineRE is serve's startup line naming the metrics listener.
+var metricsLineRE = regexp.MustCompile(`(?m)^metrics on http://([^/\s]+)/metrics$`)
 
 // lockedBuffer collects a child process's output from two pipes.
 type lockedBuffer struct {

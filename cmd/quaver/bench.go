@@ -35,7 +35,7 @@ func benchVoiceFlags(fs *flag.FlagSet) *benchVoiceOptions {
 	fs.DurationVar(&o.duration, "duration", 20*time.Second, "how long every connection streams")
 	fs.StringVar(&o.mode, "mode", voiceload.ModePassthrough, "passthrough (pre-encoded Opus) or transcode (libopus per frame)")
 	fs.BoolVar(&o.json, "json", false, "print the result as JSON")
-	fs.IntVar(&o.nice, "nice", pacer.DefaultConfig().Nice, "thread priority of the pacer workers and the local server's readers (0: normal)")
+	fs.IntVar(&o.nice, "nice", pacer.DefaultConfig().Nice, "thread priority (nice) of the pacer workers (0: normal)")
 	fs.StringVar(&o.profile, "cpuprofile", "", "write a pprof CPU profile of the measured window to this file")
 	return o
 }

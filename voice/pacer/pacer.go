@@ -138,13 +138,6 @@ func New(cfg Config) (*Pacer, error) {
 			Help: "Voice packets the pacer's streams sent.",
 		}),
 	}
-	if cfg.Registerer != nil {
-		for _, c := range p.collectors() {
-			if err := cfg.Registerer.Register(c); err != nil {
-				return nil, err
-			}
-		}
-	}
 	p.start = time.Now()
 	p.shards = make([]*shard, cfg.Workers)
 	for i := range p.shards {
@@ -154,6 +147,20 @@ func New(cfg Config) (*Pacer, error) {
 			sh.phases[j].streams.Store(&empty)
 		}
 		p.shards[i] = sh
+	}
+	// Registered once the pacer is built (a scrape may come at once), and
+	// before any worker starts, so a failure leaves nothing running.
+	if cfg.Registerer != nil {
+		var done []prometheus.Collector
+		for _, c := range p.collectors() {
+			if err := cfg.Registerer.Register(c); err != nil {
+				for _, d := range done {
+					cfg.Registerer.Unregister(d)
+				}
+				return nil, err
+			}
+			done = append(done, c)
+		}
 	}
 	p.wg.Add(len(p.shards))
 	var started sync.WaitGroup

@@ -301,3 +301,24 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 }
+
+// A second pacer on the same registry fails cleanly (the names are taken)
+// and leaves the first one's metrics registered and nothing running.
+func TestRegisterConflict(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	p, err := New(Config{Workers: 1, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if _, err := New(Config{Workers: 1, Registerer: reg}); err == nil {
+		t.Fatal("a second pacer registered the same metric names")
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mfs) < 4 {
+		t.Fatalf("%d metric families left registered, want the first pacer's", len(mfs))
+	}
+}

@@ -128,12 +128,6 @@ type Config struct {
 	ReplayLimit int
 	// UDPReaders is how many goroutines read the UDP socket (default 1).
 	UDPReaders int
-	// ReaderNice, when not 0, is the thread priority (nice value) the UDP
-	// readers ask for on Linux. A load test that runs this server in the
-	// same process as the client under test gives the readers the client
-	// pacer's priority, so the stand-in for Discord's machines is not
-	// starved by the load it measures. Failure to raise is ignored.
-	ReaderNice int
 	// DAVE is the optional DAVE hook (see DAVEHandler).
 	DAVE DAVEHandler
 	// Logger receives debug logs (default: discard).

@@ -6,13 +6,11 @@ import (
 	"encoding/binary"
 	"net"
 	"net/netip"
-	"runtime"
 	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 
-	"github.com/quaverbot/quaver/internal/threadprio"
 	"github.com/quaverbot/quaver/voice/transport"
 )
 
@@ -69,10 +67,6 @@ func enableRxTimestamps(c *net.UDPConn) {
 // until the socket closes. Waiting goes through the runtime's poller, so the
 // goroutine parks only when the socket is empty.
 func (s *Server) udpLoop() {
-	if s.cfg.ReaderNice != 0 {
-		runtime.LockOSThread() // never unlocked: the thread retires with the reader
-		_ = threadprio.Set(s.cfg.ReaderNice)
-	}
 	rc, err := s.udp.SyscallConn()
 	if err != nil {
 		return

@@ -365,9 +365,13 @@ func TestManifestSettings(t *testing.T) {
 		len(list(c, "securityContext", "capabilities", "drop")) != 1 {
 		t.Errorf("pod must run as non-root with every capability dropped")
 	}
-	// The one capability added back: the voice pacer's thread priority.
-	if add := list(c, "securityContext", "capabilities", "add"); len(add) != 1 || add[0] != "SYS_NICE" {
-		t.Errorf("container capabilities.add = %v, want [SYS_NICE] only", add)
+	// None is added back: SYS_NICE (the voice pacer's thread priority) takes
+	// no effect for a non-root user without a file capability, and Pod
+	// Security baseline rejects it; docs/operations.md describes the opt-in.
+	if add := get(c, "securityContext", "capabilities", "add"); add != nil {
+		if l, ok := add.([]any); !ok || len(l) > 0 {
+			t.Errorf("container capabilities.add = %v, want none", add)
+		}
 	}
 	// The volumes serve writes to must be mounted: the root filesystem is read-only.
 	mounts := map[string]bool{}

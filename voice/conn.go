@@ -67,6 +67,21 @@ type FrameEncryptor interface {
 	EncryptFrame(dst, frame []byte) ([]byte, error)
 }
 
+// MediaGate is implemented by a FrameEncryptor that knows whether a frame
+// sent now can be heard: a DAVE session that is joining its call's group
+// has no sender key yet, and members that already encrypt drop the clear
+// frames it would pass through. While MediaReady is false (for at most
+// MaxE2EEWait after the media session starts) the connection sends nothing
+// and does not read its source, so no audio is lost, only delayed. It is
+// called on the pacer's goroutine once per frame slot and must not block.
+type MediaGate interface {
+	MediaReady() bool
+}
+
+// MaxE2EEWait bounds how long a connection holds its audio for a MediaGate:
+// after it, frames go out in passthrough, as they would without the gate.
+const MaxE2EEWait = 3 * time.Second
+
 // DAVEHandler is the hook for end-to-end encryption (DAVE) on the gateway
 // side. It receives every gateway message the client does not handle itself:
 // who is in the call (op 11 clients connect, op 13 client disconnect) and the
@@ -182,6 +197,7 @@ var (
 
 // media is what the frame path needs, swapped atomically on reconnect.
 type media struct {
+	since  time.Time // when the media session started (for MaxE2EEWait)
 	udp    datagramConn
 	cipher *transport.Cipher
 	ssrc   uint32
@@ -203,9 +219,10 @@ const (
 // Conn is one voice connection. Create with New, start with Connect, end
 // with Close.
 type Conn struct {
-	cfg Config
-	log *slog.Logger
-	clk Clock
+	cfg  Config
+	log  *slog.Logger
+	clk  Clock
+	gate MediaGate // cfg.Encryptor's, when it has one
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -279,8 +296,9 @@ func New(cfg Config) *Conn {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	gate, _ := cfg.Encryptor.(MediaGate)
 	c := &Conn{
-		cfg: cfg, log: cfg.Logger.With("guild", cfg.GuildID), clk: cfg.Clock,
+		cfg: cfg, log: cfg.Logger.With("guild", cfg.GuildID), clk: cfg.Clock, gate: gate,
 		endpoint: cfg.Endpoint, token: cfg.Token, sessionID: cfg.SessionID, channelID: cfg.ChannelID,
 		seqAck:   -1,
 		cmds:     make(chan command, 8),
@@ -510,7 +528,7 @@ func (c *Conn) newSession(ctx context.Context) error {
 	if sd.DAVE > 0 && c.cfg.Encryptor == nil {
 		c.log.Warn("voice: server announced DAVE but no encryptor is set", "version", sd.DAVE)
 	}
-	c.installMedia(&media{udp: sendOnly(udp), cipher: ciph, ssrc: ready.SSRC})
+	c.installMedia(&media{since: c.clk.Now(), udp: sendOnly(udp), cipher: ciph, ssrc: ready.SSRC})
 	c.setLink(l)
 	c.log.Debug("voice: session ready", "ssrc", ready.SSRC, "mode", sd.Mode)
 	return nil

@@ -15,6 +15,9 @@ func (c *Conn) Tick(slot uint64) bool {
 	if m == nil {
 		return false // not connected: the source is not read, so no frame is lost
 	}
+	if c.gate != nil && !c.gate.MediaReady() && c.clk.Now().Sub(m.since) < MaxE2EEWait {
+		return false // E2EE is being set up: hold the audio (see MediaGate)
+	}
 	if len(c.pending) == 0 {
 		var frame []byte
 		ok := false

@@ -532,6 +532,17 @@ func (s *Session) setPassthroughLocked(on bool) {
 	}
 }
 
+// MediaReady implements voice.MediaGate: a frame sent now can be heard when
+// the media is not end-to-end encrypted (protocol version 0) or our sender
+// key is in place. In between, while joining the call's group, a frame
+// would go out in the clear and members that already encrypt would drop it.
+func (s *Session) MediaReady() bool {
+	s.mu.Lock()
+	v := s.version
+	s.mu.Unlock()
+	return v == 0 || s.enc.Active()
+}
+
 // EncryptFrame implements voice.FrameEncryptor: it encrypts frame with our
 // sender key once a transition to E2EE has executed and passes it through
 // otherwise (no group yet, or downgraded to protocol version 0).

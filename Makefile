@@ -47,8 +47,11 @@ bench-audio: test-deps
 	$(GO) test -run '^$$' -bench . -benchmem ./audio/...
 	$(GO) run ./bench/audiocmp
 
+## bench-voice: the voice load set of issue 3, one JSON line per run
+## (pass-through at 1, 100, 1,000 and 3,000 connections, then transcoding).
 bench-voice: build
-	./$(BIN) bench voice --n 1000 --duration 20s --mode passthrough
+	@for n in 1 100 1000 3000; do ./$(BIN) bench voice --n $$n --duration 10s --mode passthrough --json; done
+	@for n in 50 100; do ./$(BIN) bench voice --n $$n --duration 10s --mode transcode --json; done
 
 test-dave: test-deps
 	@eval "$$(scripts/test-services.sh)" && $(GO) test -count=1 -v -run 'Vectors|Dave|DAVE|Interop|Captured' ./voice/... 2>&1 | scripts/dave-summary.sh

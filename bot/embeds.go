@@ -72,7 +72,7 @@ func nowPlaying(st player.Status) (*discordgo.MessageEmbed, []discordgo.MessageC
 		{Name: "State", Value: st.State.String(), Inline: true},
 		{Name: "Loop", Value: string(st.Loop), Inline: true},
 		{Name: "Volume", Value: fmt.Sprintf("%d %%", st.Volume), Inline: true},
-		{Name: "Up next", Value: fmt.Sprintf("%d tracks", len(st.Queue)), Inline: true},
+		{Name: "Up next", Value: count(len(st.Queue), "track", "tracks"), Inline: true},
 	}
 	if st.Current.RequestedBy != "" {
 		e.Footer = &discordgo.MessageEmbedFooter{Text: "requested by user " + st.Current.RequestedBy}
@@ -109,8 +109,8 @@ func queuePage(st player.Status, page int) (*discordgo.MessageEmbed, []discordgo
 		fmt.Fprintf(&sb, "%d. %s\n", i+1, trackLine(st.Queue[i]))
 	}
 	e := infoEmbed("Queue", sb.String())
-	e.Footer = &discordgo.MessageEmbedFooter{Text: fmt.Sprintf("page %d/%d · %d tracks · %s · loop %s",
-		page, pages, len(st.Queue), resolve.FormatDuration(total), st.Loop)}
+	e.Footer = &discordgo.MessageEmbedFooter{Text: fmt.Sprintf("page %d/%d · %s · %s · loop %s",
+		page, pages, count(len(st.Queue), "track", "tracks"), resolve.FormatDuration(total), st.Loop)}
 	if pages == 1 {
 		return e, nil
 	}

@@ -113,3 +113,51 @@ func strconvU(v uint64) string {
 		}
 	}
 }
+
+// TestCountReplies: every reply that carries a count agrees with it in
+// number ("1 track", "2 tracks", "0 tracks").
+func TestCountReplies(t *testing.T) {
+	song := store.Track{Title: "Song", Duration: time.Minute}
+	for _, tc := range []struct {
+		n                    int
+		cleared, votes, more string
+		upNext, footer       string
+	}{
+		{n: 0, cleared: "0 tracks removed", votes: "0 of 0 votes needed to skip ", more: "and 0 more tracks", upNext: "0 tracks", footer: " · 0 tracks · "},
+		{n: 1, cleared: "1 track removed", votes: "0 of 1 vote needed to skip ", more: "and 1 more track", upNext: "1 track", footer: " · 1 track · "},
+		{n: 2, cleared: "2 tracks removed", votes: "1 of 2 votes needed to skip ", more: "and 2 more tracks", upNext: "2 tracks", footer: " · 2 tracks · "},
+	} {
+		if got := clearedText(tc.n); got != tc.cleared {
+			t.Errorf("/clear of %d: %q, want %q", tc.n, got, tc.cleared)
+		}
+		r := player.VoteResult{Votes: max(tc.n-1, 0), Needed: tc.n, Track: song}
+		if got := voteText(r); !strings.HasPrefix(got, tc.votes) || !strings.Contains(got, "Song") {
+			t.Errorf("/voteskip with %d needed: %q, want it to start with %q and name the track", tc.n, got, tc.votes)
+		}
+		r.AlreadyVoted = true
+		if got := voteText(r); got != "You already voted. "+voteText(player.VoteResult{Votes: r.Votes, Needed: r.Needed, Track: song}) {
+			t.Errorf("/voteskip again with %d needed: %q", tc.n, got)
+		}
+		if got := moreTracksText(tc.n); got != tc.more {
+			t.Errorf("/play of %d more: %q, want %q", tc.n, got, tc.more)
+		}
+		st := player.Status{Current: &song, Loop: store.LoopOff}
+		for range tc.n {
+			st.Queue = append(st.Queue, song)
+		}
+		np, _ := nowPlaying(st)
+		upNext := ""
+		for _, f := range np.Fields {
+			if f.Name == "Up next" {
+				upNext = f.Value
+			}
+		}
+		if got := upNext; got != tc.upNext {
+			t.Errorf("/nowplaying with %d queued: Up next %q, want %q", tc.n, got, tc.upNext)
+		}
+		q, _ := queuePage(st, 1)
+		if q.Footer == nil || !strings.Contains(q.Footer.Text, tc.footer) {
+			t.Errorf("/queue with %d queued: footer %+v, want it to contain %q", tc.n, q.Footer, tc.footer)
+		}
+	}
+}

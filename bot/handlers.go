@@ -284,11 +284,7 @@ func (b *Bot) act(c *call, p *player.Player, name string, set store.GuildSetting
 		if r.Skipped {
 			return okEmbed("Vote passed: skipped", trackLine(r.Track)), nil, nil
 		}
-		msg := fmt.Sprintf("%d of %d votes needed to skip %s.", r.Votes, r.Needed, trackLine(r.Track))
-		if r.AlreadyVoted {
-			msg = "You already voted. " + msg
-		}
-		return infoEmbed("Vote to skip", msg), nil, nil
+		return infoEmbed("Vote to skip", voteText(r)), nil, nil
 	case "stop":
 		return okEmbed("Stopped", "The queue is cleared."), nil, p.Stop()
 	case "leave":
@@ -327,7 +323,7 @@ func (b *Bot) act(c *call, p *player.Player, name string, set store.GuildSetting
 		return okEmbed("Moved", fmt.Sprintf("track %d to position %d", from, to)), nil, p.Move(from, to)
 	case "clear":
 		n, err := p.Clear()
-		return okEmbed("Cleared", fmt.Sprintf("%d tracks removed", n)), nil, err
+		return okEmbed("Cleared", clearedText(n)), nil, err
 	case "skipto":
 		pos, _ := c.integer("position")
 		t, err := p.SkipTo(pos)
@@ -446,10 +442,34 @@ func (b *Bot) enqueue(c *call, vc string, set store.GuildSettings, tracks []stor
 		title = fmt.Sprintf("Queued at position %d", pos)
 	}
 	if len(tracks) > 1 {
-		desc += fmt.Sprintf("\nand %d more tracks", len(tracks)-1)
+		desc += "\n" + moreTracksText(len(tracks)-1)
 	}
 	c.edit(okEmbed(title, desc))
 }
+
+// count is n followed by the noun in the number that goes with it:
+// "0 tracks", "1 track", "2 tracks".
+func count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
+}
+
+// clearedText is the /clear reply for n tracks removed from the queue.
+func clearedText(n int) string { return count(n, "track", "tracks") + " removed" }
+
+// voteText is the /voteskip reply while the vote has not passed yet.
+func voteText(r player.VoteResult) string {
+	msg := fmt.Sprintf("%d of %s needed to skip %s.", r.Votes, count(r.Needed, "vote", "votes"), trackLine(r.Track))
+	if r.AlreadyVoted {
+		msg = "You already voted. " + msg
+	}
+	return msg
+}
+
+// moreTracksText follows the first track of a playlist added with /play.
+func moreTracksText(n int) string { return "and " + count(n, "more track", "more tracks") }
 
 func (b *Bot) search(c *call) {
 	if err := c.s.InteractionRespond(c.i, &discordgo.InteractionResponse{

@@ -346,6 +346,23 @@ func settingsUnreadable(err error) string {
 	return "The saved settings could not be read, so they can't be shown or changed: ask the bot's operator to check its logs."
 }
 
+// settingsUnsaved logs why /settings could not save and returns the answer
+// for the user: what happened and what to do, never the store's error (it
+// names hosts, databases, files and Go internals), which only the log gets.
+func (b *Bot) settingsUnsaved(guildID string, err error) string {
+	switch {
+	case errors.Is(err, store.ErrUnavailable):
+		b.log.Warn("save settings: store unavailable", "guild", guildID, "err", err)
+		return dbUnavailable + ", so those settings were not saved: try again in a minute. Playback is not affected."
+	case errors.Is(err, store.ErrInvalid):
+		// The command's option limits should have stopped these values.
+		b.log.Error("save settings: values refused by the store", "guild", guildID, "err", err)
+		return "Those settings are outside the allowed ranges, so nothing was saved: check the limits in each option's description."
+	}
+	b.log.Error("save settings", "guild", guildID, "err", err)
+	return "Those settings could not be saved, so nothing changed: ask the bot's operator to check its logs."
+}
+
 // userMessage turns an error into a message that says what to do.
 func userMessage(err error) string {
 	switch {
@@ -526,7 +543,7 @@ func (b *Bot) changeSettings(c *call, set store.GuildSettings) {
 	}
 	if changed {
 		if err := b.cfg.Store.Settings.Put(c.ctx, set); err != nil {
-			c.fail("Those settings could not be saved: " + userMessage(err))
+			c.fail(b.settingsUnsaved(c.guildID, err))
 			return
 		}
 	}

@@ -526,3 +526,71 @@ func TestWebMDiscardPadding(t *testing.T) {
 		})
 	}
 }
+
+// TestOggEndTrim: an Ogg Opus file whose length is not a whole number of
+// 20 ms packets (its last page's granule position trims the last packet,
+// RFC 7845 §4.4) plays exactly as long as ffmpeg decodes it, whether its
+// packets pass through (the last one whole, trimmed by the end granule) or
+// are decoded and re-encoded (the padding never reaches the encoder), from a
+// file (whose probe reports that length) or from a live stream (which cannot
+// look at its last page in advance).
+func TestOggEndTrim(t *testing.T) {
+	in := filepath.Join(t.TempDir(), "a.opus")
+	audiotest.Ffmpeg(t, "-f", "lavfi", "-i", "aevalsrc=0.4*sin(2*PI*(200+300*t)*t):s=48000:d=1.013",
+		"-ac", "2", "-c:a", "libopus", "-b:a", "96k", in)
+	want := int64(audiotest.Decode(t, in, 48000, 2).Frames())
+	if want%frameSamples == 0 {
+		t.Fatalf("ffmpeg decodes %d samples, a whole number of packets: nothing to trim", want)
+	}
+	data, err := os.ReadFile(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		vol  int
+		live bool
+		pass bool
+	}{
+		{"file passthrough", 100, false, true},
+		{"file transcode", 50, false, false},
+		{"live passthrough", 100, true, true},
+		{"live transcode", 50, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.Volume = tc.vol
+			var out string
+			var p *Pipeline
+			if tc.live {
+				lp, err := ReaderPipeline(io.MultiReader(bytes.NewReader(data)), cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { lp.Close() })
+				var buf bytes.Buffer
+				if _, err := WriteOgg(lp, &buf); err != nil {
+					t.Fatal(err)
+				}
+				out, p = audiotest.WriteFile(t, "out.ogg", buf.Bytes()), lp
+			} else {
+				out, p = transcodeFile(t, in, cfg)
+			}
+			if p.Passing() != tc.pass {
+				t.Fatalf("passing %v, want %v", p.Passing(), tc.pass)
+			}
+			if !tc.live {
+				got := int64(-1)
+				if d := p.Info().DurationMS; d != nil {
+					got = *d
+				}
+				if got != want*1000/48000 {
+					t.Errorf("probe duration %d ms, ffmpeg decodes %d ms", got, want*1000/48000)
+				}
+			}
+			if got := int64(audiotest.Decode(t, out, 48000, 2).Frames()); got != want {
+				t.Errorf("output decodes to %d samples, the input to %d", got, want)
+			}
+		})
+	}
+}

@@ -25,7 +25,8 @@ type packetDemuxer interface {
 }
 
 // paddedDemuxer is a packetDemuxer whose container declares padding at the
-// end of a packet (WebM DiscardPadding). The padding is decoded but never
+// end of a packet (WebM DiscardPadding, the end trim of an Ogg stream's last
+// granule position). The padding is decoded but never
 // played; pass-through still sends the packet whole, as clients decode whole
 // packets.
 type paddedDemuxer interface {
@@ -426,9 +427,7 @@ func (p *Pipeline) fillFromPackets() (bool, error) {
 			return false, err
 		}
 	}
-	if r.trim > 0 && r.trim < n {
-		n -= r.trim // the container's padding past the real end
-	}
+	n -= min(r.trim, n) // the container's padding past the real end
 	p.pushDecoded(p.decoded[:n*2])
 	return true, nil
 }

@@ -510,8 +510,12 @@ func FuzzOpusReader(f *testing.F) {
 			return
 		}
 		for range 1000 {
-			if _, err := r.ReadPacket(); err != nil {
+			p, err := r.ReadPacket()
+			if err != nil {
 				break
+			}
+			if d, n := r.DiscardPadding(), pktDur(p); d < 0 || int64(d) > n {
+				t.Fatalf("padding %d on a packet of %d samples", d, n)
 			}
 		}
 		r.SeekSample(960)
@@ -590,5 +594,85 @@ func TestWriterBigTagsAndFlush(t *testing.T) {
 	os.WriteFile(path, buf.Bytes(), 0o644)
 	if pk := ffprobePackets(t, path); len(pk) != len(want) {
 		t.Errorf("ffprobe sees %d packets, wrote %d", len(pk), len(want))
+	}
+}
+
+// TestDiscardPadding: the end trim of the last page's granule position is
+// reported on the last packet only, and with it the packets decode to exactly
+// what ffmpeg decodes, read from a file or a live stream, from the start or
+// after a seek, and when the whole stream fits on one page.
+func TestDiscardPadding(t *testing.T) {
+	// A stream on one page (first audio page = end-of-stream page), by our writer.
+	var one bytes.Buffer
+	w, err := NewOpusWriter(&one, DefaultOpusWriterConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 10 {
+		w.WritePacket([]byte{0xfc, 0xff, 0xfe}, 960) // CELT FB 20 ms silence
+	}
+	if err := w.SetFinalGranule(w.Granule() - 700); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	onePath := audiotest.WriteFile(t, "one.opus", one.Bytes())
+
+	for _, tc := range []struct {
+		name  string
+		extra []string // ffmpeg options; nil for the one-page stream
+		live  bool
+		seek  int64 // SeekSample before reading, in samples from the end; 0 for none
+	}{
+		{"20ms file", []string{"-ac", "2"}, false, 0},
+		{"20ms live", []string{"-ac", "2"}, true, 0},
+		{"20ms file after seek", []string{"-ac", "2"}, false, 5000},
+		{"60ms file", []string{"-ac", "1", "-frame_duration", "60"}, false, 0},
+		{"60ms live", []string{"-ac", "1", "-frame_duration", "60"}, true, 0},
+		{"one page file", nil, false, 0},
+		{"one page live", nil, true, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path, data := onePath, one.Bytes()
+			if tc.extra != nil {
+				path, data = sineOpus(t, "1.013", tc.extra...)
+			}
+			want := int64(len(decodePCM(t, path)) / 4) // s16 stereo
+			var in io.Reader = bytes.NewReader(data)
+			if tc.live {
+				in = io.MultiReader(in) // hides Seek
+			}
+			r, err := NewOpusReader(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			from := -int64(r.PreSkip()) // where the first packet starts, in samples after pre-skip
+			if tc.seek > 0 {
+				if from, err = r.SeekSample(want - tc.seek); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var total, trim int64
+			for i := 0; ; i++ {
+				p, err := r.ReadPacket()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if trim != 0 {
+					t.Fatalf("packet %d follows a packet with padding %d", i, trim)
+				}
+				n, _ := PacketSamples(p)
+				total += int64(n)
+				trim = int64(r.DiscardPadding())
+			}
+			if trim == 0 {
+				t.Fatal("no padding on the last packet")
+			}
+			if end := from + total - trim; end != want {
+				t.Errorf("packets from %d end at %d after trimming %d; ffmpeg decodes %d", from, end, trim, want)
+			}
+		})
 	}
 }

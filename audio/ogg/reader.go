@@ -42,6 +42,11 @@ type OpusReader struct {
 	ready    bool   // acc holds a complete packet not yet returned (after SeekSample)
 	reset    bool   // acc was returned; clear it before assembling
 	pktPage  bool   // the last completed packet was the last one ending on its page
+
+	// End trimming (RFC 7845 §4.4), followed as packets complete.
+	prevGran int64 // granule where the packets completing on the current page start; -1 unknown
+	pageSum  int64 // 48 kHz samples in the packets completed since prevGran
+	padding  int   // samples to drop from the end of the last completed packet
 }
 
 // NewOpusReader reads the Ogg headers from r and returns a reader positioned
@@ -54,6 +59,7 @@ func NewOpusReader(r io.Reader) (*OpusReader, error) {
 		acc:       make([]byte, 0, 4096),
 		startGran: -2,
 		duration:  -1,
+		prevGran:  -1,
 	}
 	if err := or.readHeaders(); err != nil {
 		return nil, err
@@ -140,6 +146,7 @@ func (or *OpusReader) readHeaders() error {
 	// (Audio packets sharing the tags' page, against the spec, are still
 	// returned by ReadPacket now but skipped after a seek to the start.)
 	or.dataStart = or.pr.Offset()
+	or.prevGran, or.pageSum, or.padding = -1, 0, 0 // the header pages' granules say nothing of the audio
 	return nil
 }
 
@@ -231,6 +238,7 @@ func (or *OpusReader) ReadPacket() ([]byte, error) {
 				if s < 255 {
 					or.partial = false
 					or.pktPage = lastEnding(p.segs, or.segIdx)
+					or.endPacket()
 					if or.oversize {
 						or.oversize = false
 						if string(or.acc[:min(8, len(or.acc))]) == opusTagsMagic {
@@ -257,6 +265,37 @@ func (or *OpusReader) ReadPacket() ([]byte, error) {
 		}
 	}
 }
+
+// endPacket follows the granule positions as the packet in acc completes and
+// sets padding: the samples the end-of-stream page's granule position trims
+// from the stream's last packet (RFC 7845 §4.4). When the packets before that
+// page are unknown (a single audio page, or a live stream joined late), the
+// page is taken to start at the stream's start granule, or 0 (§4.5).
+func (or *OpusReader) endPacket() {
+	n := pktDur(or.acc)
+	or.pageSum += n
+	or.padding = 0
+	g := or.pg.granule
+	if !or.pktPage || g < 0 {
+		return
+	}
+	if or.pg.flags&flagEOS != 0 {
+		start := or.prevGran
+		if start < 0 {
+			start = max(or.startGran, 0)
+		}
+		if trim := start + or.pageSum - g; trim > 0 {
+			or.padding = int(min(trim, n))
+		}
+	}
+	or.prevGran, or.pageSum = g, 0
+}
+
+// DiscardPadding returns how many 48 kHz samples at the end of the packet
+// that ReadPacket last returned are padding, to be dropped after decoding:
+// the end trim of the end-of-stream page's granule position (RFC 7845 §4.4),
+// at most the packet's own length. It is 0 for every other packet.
+func (or *OpusReader) DiscardPadding() int { return or.padding }
 
 // nextPage loads the next page of our stream.
 func (or *OpusReader) nextPage() error {
@@ -321,7 +360,11 @@ func (or *OpusReader) probeEnd() error {
 	if last >= 0 {
 		or.duration = max(0, last-start-int64(or.head.PreSkip))
 	}
-	return or.rewind(or.dataStart)
+	if err := or.rewind(or.dataStart); err != nil {
+		return err
+	}
+	or.prevGran = start
+	return nil
 }
 
 // rewind positions the reader at a page boundary with no packet pending.
@@ -332,6 +375,7 @@ func (or *OpusReader) rewind(off int64) error {
 	or.havePage, or.eos, or.ready, or.reset, or.partial, or.oversize = false, false, false, false, false, false
 	or.seqValid = false
 	or.acc = or.acc[:0]
+	or.prevGran, or.pageSum, or.padding = -1, 0, 0
 	return nil
 }
 
@@ -449,6 +493,7 @@ func (or *OpusReader) SeekSample(s int64) (int64, error) {
 		if err := or.rewind(or.dataStart); err != nil {
 			return 0, err
 		}
+		or.prevGran = or.startGran
 	} else {
 		if err := or.rewind(bestOff); err != nil {
 			return 0, err
@@ -473,6 +518,7 @@ func (or *OpusReader) SeekSample(s int64) (int64, error) {
 			or.eos = true
 		}
 		cur = bestGran
+		or.prevGran = bestGran
 	}
 	for {
 		pkt, err := or.ReadPacket()

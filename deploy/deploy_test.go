@@ -454,20 +454,72 @@ func TestDocs(t *testing.T) {
 		}
 	}
 	rules := readYAML(t, "deploy", "prometheus", "rules.yaml")
+	alerts := map[string]bool{}
 	for _, g := range list(rules, "groups") {
 		for _, r := range list(g, "rules") {
 			name := str(r, "alert")
 			if name == "" {
 				continue
 			}
+			alerts[name] = true
 			_, anchor, _ := strings.Cut(str(r, "annotations", "runbook_url"), "docs/operations.md#")
 			if anchor != strings.ToLower(name) || !anchors[anchor] {
 				t.Errorf("alert %s: runbook_url %q has no section in docs/operations.md", name, str(r, "annotations", "runbook_url"))
 			}
 		}
 	}
+	// The reverse: every runbook section is for an alert that still exists.
+	sections := runbookSections(doc)
+	if len(sections) == 0 {
+		t.Errorf("docs/operations.md has no ### sections under \"## Runbook\"")
+	}
+	for _, h := range sections {
+		if !alerts[h] {
+			t.Errorf("docs/operations.md: runbook section %q names no alert in deploy/prometheus/rules.yaml (stale, or the alert was renamed)", h)
+		}
+	}
 	if !strings.Contains(readFile(t, "README.md"), "(docs/operations.md)") {
 		t.Errorf("README.md does not link docs/operations.md")
+	}
+}
+
+// runbookSections returns the ### headings between "## Runbook" and the
+// next ## heading, outside fenced code blocks.
+func runbookSections(doc string) []string {
+	var out []string
+	in, fence := false, false
+	for line := range strings.Lines(doc) {
+		line = strings.TrimRight(line, "\r\n")
+		switch {
+		case strings.HasPrefix(line, "```"):
+			fence = !fence
+		case fence:
+		case strings.HasPrefix(line, "## "):
+			in = strings.TrimSpace(strings.TrimPrefix(line, "## ")) == "Runbook"
+		case in && strings.HasPrefix(line, "### "):
+			out = append(out, strings.TrimSpace(strings.TrimPrefix(line, "### ")))
+		}
+	}
+	return out
+}
+
+// TestRunbookSections: only the ### headings of the Runbook section count,
+// not those of other sections nor lines in code blocks.
+func TestRunbookSections(t *testing.T) {
+	for _, tc := range []struct {
+		name, doc string
+		want      []string
+	}{
+		{name: "no runbook", doc: "## Metrics\n### Network\n", want: nil},
+		{name: "runbook last", doc: "## Alerts\n### Other\n## Runbook\n\n### QuaverDown\ntext\n### QuaverGone\n",
+			want: []string{"QuaverDown", "QuaverGone"}},
+		{name: "section after", doc: "## Runbook\n### QuaverDown\n## Kubernetes\n### Probes\n", want: []string{"QuaverDown"}},
+		{name: "code block", doc: "## Runbook\n```sh\n### not a heading\n## nor this\n```\n### QuaverDown\n", want: []string{"QuaverDown"}},
+		{name: "CRLF", doc: "## Runbook\r\n### QuaverDown\r\n", want: []string{"QuaverDown"}},
+	} {
+		if got := runbookSections(tc.doc); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: runbookSections = %q, want %q", tc.name, got, tc.want)
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/quaverbot/quaver/audio/audiotest"
+	"github.com/quaverbot/quaver/audio/ogg"
 )
 
 // FuzzDetect: format detection never panics and either names a format or explains why not.
@@ -28,6 +29,15 @@ func FuzzPipeline(f *testing.F) {
 	f.Add([]byte("RIFF\x24\x00\x00\x00WAVEfmt "))
 	f.Add([]byte("fLaC\x00\x00\x00\x22"))
 	f.Add([]byte("OggS"))
+	// An Ogg Opus stream whose end-of-stream page trims its last packet.
+	var trimmed bytes.Buffer
+	w, _ := ogg.NewOpusWriter(&trimmed, ogg.DefaultOpusWriterConfig())
+	for range 3 {
+		w.WritePacket([]byte{0xfc, 0xff, 0xfe}, 960)
+	}
+	w.SetFinalGranule(w.Granule() - 500)
+	w.Close()
+	f.Add(trimmed.Bytes())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := ReaderPipeline(bytes.NewReader(b), DefaultConfig())
 		if err != nil {

@@ -504,6 +504,15 @@ func FuzzOpusReader(f *testing.F) {
 	w.Close()
 	f.Add(buf.Bytes())
 	f.Add(buf.Bytes()[:300])
+	// A short stream whose end-of-stream page trims its last packet.
+	var trimmed bytes.Buffer
+	w, _ = NewOpusWriter(&trimmed, DefaultOpusWriterConfig())
+	for range 3 {
+		w.WritePacket([]byte{0xfc, 0xff, 0xfe}, 960)
+	}
+	w.SetFinalGranule(w.Granule() - 500)
+	w.Close()
+	f.Add(trimmed.Bytes())
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := NewOpusReader(bytes.NewReader(data))
 		if err != nil {

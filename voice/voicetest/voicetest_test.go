@@ -266,6 +266,7 @@ func FuzzProcess(f *testing.F) {
 	var out [transport.DiscoveryLen]byte
 	src := netip.MustParseAddrPort("127.0.0.1:9")
 	f.Fuzz(func(t *testing.T, pkt []byte) {
-		s.process(pkt, src, time.Now(), &out)
+		// process decrypts in place; the fuzzer's input must stay as it is.
+		s.process(append([]byte(nil), pkt...), src, time.Now(), &out)
 	})
 }

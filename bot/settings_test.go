@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -18,84 +16,14 @@ import (
 
 	"github.com/quaverbot/quaver/bot/sandbox"
 	"github.com/quaverbot/quaver/discordtest"
-	"github.com/quaverbot/quaver/internal/testenv"
+	"github.com/quaverbot/quaver/internal/pgtest"
+	"github.com/quaverbot/quaver/internal/tcpcut"
 	"github.com/quaverbot/quaver/store"
 )
 
-// cutProxy forwards TCP connections to a server until Cut, which resets
-// every connection and stops listening: the server becomes unreachable.
-type cutProxy struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	cut    bool
-	conns  []net.Conn
-	wg     sync.WaitGroup
-}
-
-func newCutProxy(t *testing.T, target string) *cutProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &cutProxy{ln: ln, target: target}
-	p.wg.Add(1)
-	go p.serve()
-	t.Cleanup(p.Cut)
-	return p
-}
-
-func (p *cutProxy) serve() {
-	defer p.wg.Done()
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		up, err := net.DialTimeout("tcp", p.target, 5*time.Second)
-		if err != nil {
-			_ = c.Close()
-			continue
-		}
-		p.mu.Lock()
-		if p.cut {
-			p.mu.Unlock()
-			_, _ = c.Close(), up.Close()
-			continue
-		}
-		p.conns = append(p.conns, c, up)
-		p.wg.Add(2)
-		go p.forward(c, up)
-		go p.forward(up, c)
-		p.mu.Unlock()
-	}
-}
-
-func (p *cutProxy) forward(dst, src net.Conn) {
-	defer p.wg.Done()
-	_, _ = io.Copy(dst, src)
-	_ = dst.Close()
-}
-
-// Cut resets every connection, refuses new ones and waits for the proxy's goroutines.
-func (p *cutProxy) Cut() {
-	_ = p.ln.Close()
-	p.mu.Lock()
-	p.cut = true
-	for _, c := range p.conns {
-		if tc, ok := c.(*net.TCPConn); ok {
-			_ = tc.SetLinger(0) // RST, as from a server that went away
-		}
-		_ = c.Close()
-	}
-	p.mu.Unlock()
-	p.wg.Wait()
-}
-
 // postgresBehindProxy opens a store on a fresh PostgreSQL database reached
-// through a cutProxy. It returns the store, the proxy's Cut and the words
-// that would give the connection away.
+// through a tcpcut proxy. It returns the store, the proxy's Cut and the
+// words that would give the connection away.
 func postgresBehindProxy(t *testing.T) (*store.Store, func(), []string) {
 	st, _, cut, leaks := postgresStore(t)
 	return st, cut, leaks
@@ -104,39 +32,27 @@ func postgresBehindProxy(t *testing.T) (*store.Store, func(), []string) {
 // postgresStore is postgresBehindProxy that also returns a direct URL of
 // the database, for the test to change it under the store.
 func postgresStore(t *testing.T) (st *store.Store, direct string, cut func(), leaks []string) {
-	admin := testenv.PostgresURL(t)
+	direct = pgtest.Database(t, "quaver_bot")
+	u, err := url.Parse(direct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := strings.TrimPrefix(u.Path, "/")
+	px, err := tcpcut.Start(u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(px.Close)
+	u.Host = px.Addr()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	db := fmt.Sprintf("quaver_bot_%d", time.Now().UnixNano())
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+db); err != nil {
-		_ = conn.Close(ctx)
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+db+" WITH (FORCE)")
-		_ = conn.Close(ctx)
-	})
-	u, err := url.Parse(admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	px := newCutProxy(t, u.Host)
-	u.Path = "/" + db
-	direct = u.String()
-	u.Host = px.ln.Addr().String()
 	st, err = store.Open(ctx, store.Config{PostgresURL: u.String(), Path: filepath.Join(t.TempDir(), "unused.db"),
 		OpTimeout: 2 * time.Second, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	return st, direct, px.Cut, []string{"postgres", "127.0.0.1", px.ln.Addr().String(), db, "dial", "refused", "reset"}
+	return st, direct, px.Cut, []string{"postgres", "127.0.0.1", px.Addr(), db, "dial", "refused", "reset"}
 }
 
 // embeddedClosable opens an embedded store that the test closes under the

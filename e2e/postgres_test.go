@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/url"
 	"os"
@@ -11,12 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/quaverbot/quaver/audio/audiotest"
 	"github.com/quaverbot/quaver/bot/sandbox"
 	"github.com/quaverbot/quaver/discordtest"
-	"github.com/quaverbot/quaver/internal/testenv"
+	"github.com/quaverbot/quaver/internal/pgtest"
+	"github.com/quaverbot/quaver/internal/tcpcut"
 	"github.com/quaverbot/quaver/store"
 	"github.com/quaverbot/quaver/voice/pacer"
 )
@@ -27,30 +25,19 @@ import (
 // temporary error, and once the proxy lets connections through again the
 // same command succeeds with nothing done by hand.
 func TestPostgresUnreachable(t *testing.T) {
-	admin := testenv.PostgresURL(t)
+	dsn := pgtest.Database(t, "quaver_e2e")
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	db := fmt.Sprintf("quaver_e2e_%d", time.Now().UnixNano())
-	conn, err := pgx.Connect(ctx, admin)
+	u, err := url.Parse(dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+db); err != nil {
-		_ = conn.Close(ctx)
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+db+" WITH (FORCE)")
-		_ = conn.Close(ctx)
-	})
-	u, err := url.Parse(admin)
+	px, err := tcpcut.Start(u.Host)
 	if err != nil {
 		t.Fatal(err)
 	}
-	px := startProxy(t, u.Host)
-	u.Host, u.Path = px.Addr(), "/"+db
+	t.Cleanup(px.Close)
+	u.Host = px.Addr()
 	st, err := store.Open(ctx, store.Config{PostgresURL: u.String(), Path: filepath.Join(t.TempDir(), "unused.db"),
 		OpTimeout: 2 * time.Second, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {

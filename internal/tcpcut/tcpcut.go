@@ -60,8 +60,14 @@ func (p *Proxy) Cut() {
 	}
 	clear(p.conns)
 	p.mu.Unlock()
+	// Every connection is set to reset before any is closed: closing one
+	// side ends its pipe, which closes the other side, and that must be a
+	// reset too.
 	for _, c := range conns {
-		reset(c)
+		setLinger0(c)
+	}
+	for _, c := range conns {
+		_ = c.Close()
 	}
 }
 
@@ -143,8 +149,13 @@ func (p *Proxy) pipe(dst, src net.Conn) {
 
 // reset closes c with a TCP RST rather than an orderly FIN.
 func reset(c net.Conn) {
+	setLinger0(c)
+	_ = c.Close()
+}
+
+// setLinger0 makes closing c send a TCP RST.
+func setLinger0(c net.Conn) {
 	if tc, ok := c.(*net.TCPConn); ok {
 		_ = tc.SetLinger(0)
 	}
-	_ = c.Close()
 }

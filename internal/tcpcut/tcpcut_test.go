@@ -47,40 +47,42 @@ func startServer(t *testing.T) *server {
 	}
 	s := &server{ln: ln, accepted: make(chan struct{}, 16), ended: make(chan error, 16)}
 	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s.accepted <- struct{}{}
-			s.wg.Add(1)
-			go func() {
-				defer s.wg.Done()
-				defer c.Close()
-				buf := make([]byte, 32<<10)
-				for {
-					n, err := c.Read(buf)
-					if n > 0 {
-						if _, werr := c.Write(flip(buf[:n])); werr != nil {
-							s.ended <- werr
-							return
-						}
-					}
-					if err != nil {
-						s.ended <- err
-						return
-					}
-				}
-			}()
-		}
-	}()
+	go s.serve()
 	t.Cleanup(func() {
 		_ = ln.Close()
 		s.wg.Wait()
 	})
 	return s
+}
+
+// serve accepts connections until the listener is closed.
+func (s *server) serve() {
+	defer s.wg.Done()
+	for c, err := s.ln.Accept(); err == nil; c, err = s.ln.Accept() {
+		s.accepted <- struct{}{}
+		s.wg.Add(1)
+		go s.answer(c)
+	}
+}
+
+// answer sends back the complement of every byte c brings until c ends.
+func (s *server) answer(c net.Conn) {
+	defer s.wg.Done()
+	defer c.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := c.Read(buf)
+		if n > 0 {
+			if _, werr := c.Write(flip(buf[:n])); werr != nil {
+				s.ended <- werr
+				return
+			}
+		}
+		if err != nil {
+			s.ended <- err
+			return
+		}
+	}
 }
 
 func startProxy(t *testing.T, target string) *Proxy {
@@ -145,7 +147,9 @@ func wantRefused(t *testing.T, addr, what string) {
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(deadline))
-	_, _ = c.Write([]byte("hello?"))
+	if _, err := c.Write([]byte("hello?")); errors.Is(err, syscall.ECONNRESET) {
+		return // the reset came first; a read would now see EOF
+	}
 	wantReset(t, c, what)
 }
 

@@ -45,7 +45,7 @@ var embeddedBackend = backend{
 		}
 	},
 	plant: func(t *testing.T, s *Store, guildID string, data []byte) {
-		b := s.Snapshots.(*snapshots).eng.(*boltBackend)
+		b := s.snaps.eng.(*boltBackend)
 		if err := b.putRawSnapshot(guildID, 1, data); err != nil {
 			t.Fatal(err)
 		}
@@ -91,7 +91,7 @@ var postgresBackendT = backend{
 		}
 	},
 	plant: func(t *testing.T, s *Store, guildID string, data []byte) {
-		pg := s.Snapshots.(*snapshots).eng.(*pgBackend)
+		pg := s.snaps.eng.(*pgBackend)
 		_, err := pg.pool.Exec(context.Background(), `INSERT INTO snapshots (guild_id, version, data) VALUES ($1, 1, $2)
 			ON CONFLICT (guild_id) DO UPDATE SET data = EXCLUDED.data`, guildID, data)
 		if err != nil {

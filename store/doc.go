@@ -27,5 +27,14 @@
 //     guild) and written back; rate limiting falls back to the node; the
 //     track cache serves its L1.
 //
+// Metrics (exported when Config.Registerer is set): every call through a
+// Store's fields is timed in quaver_store_operation_duration_seconds{backend,
+// op}, backend being the one serving that part (bbolt, redis, postgres) and
+// op the method (snapshot_get, settings_put, lease_acquire, ...); the series
+// are created at Open for the parts this configuration serves.
+// quaver_store_backend_unavailable_total{backend} counts calls that found
+// Redis or PostgreSQL unreachable. The others cover the Redis outage queue
+// and the track cache (see metrics.go).
+//
 // Store.Close stops background work; Store.Sync waits for queued writes.
 package store

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // The PostgreSQL backend keeps the durable records (and snapshots and leases
@@ -65,9 +66,11 @@ func loadMigrations() ([]migration, error) {
 type pgBackend struct {
 	pool *pgxpool.Pool
 	cfg  Config
+	// unavailable counts operations that found the server unreachable.
+	unavailable prometheus.Counter
 }
 
-func openPostgres(ctx context.Context, cfg Config) (*pgBackend, int, error) {
+func openPostgres(ctx context.Context, cfg Config, m *metrics) (*pgBackend, int, error) {
 	pc, err := pgxpool.ParseConfig(cfg.PostgresURL)
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: postgres url: %w", err)
@@ -79,7 +82,7 @@ func openPostgres(ctx context.Context, cfg Config) (*pgBackend, int, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: postgres: %w", err)
 	}
-	b := &pgBackend{pool: pool, cfg: cfg}
+	b := &pgBackend{pool: pool, cfg: cfg, unavailable: m.unavailableCounter(backendPostgres)}
 	n, err := b.migrate(ctx)
 	if err != nil {
 		pool.Close()
@@ -149,8 +152,10 @@ func (b *pgBackend) migrate(ctx context.Context) (applied int, err error) {
 	return applied, nil
 }
 
-// wrap classifies err: connection trouble becomes ErrUnavailable (temporary),
-// the caller's own cancellation stays as it is, SQL errors pass through.
+// wrap classifies err: connection trouble becomes ErrUnavailable (temporary)
+// and is counted in quaver_store_backend_unavailable_total, as a failed
+// Redis call is; the caller's own cancellation stays as it is, SQL errors
+// pass through.
 func (b *pgBackend) wrap(ctx context.Context, err error) error {
 	if err == nil || isOwnError(err) {
 		return err
@@ -164,10 +169,11 @@ func (b *pgBackend) wrap(ctx context.Context, err error) error {
 		case strings.HasPrefix(pe.Code, "08"), // connection exception
 			pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03", // shutdown, cannot connect now
 			pe.Code == "53300": // too many connections
-			return unavailable("postgres", err)
+		default:
+			return fmt.Errorf("store: postgres: %w", err)
 		}
-		return fmt.Errorf("store: postgres: %w", err)
 	}
+	b.unavailable.Inc()
 	return unavailable("postgres", err)
 }
 

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -38,6 +39,8 @@ type redisBackend struct {
 	local  *localLimiter
 	prefix string
 	snaps  *redisSnapshots
+	// unavailable counts calls that found the server unreachable.
+	unavailable prometheus.Counter
 	// down is set on a connectivity failure and cleared when a probe
 	// succeeds; while set, callers are answered locally instead of waiting
 	// for timeouts against an unreachable server.
@@ -58,7 +61,7 @@ func openRedis(ctx context.Context, cfg Config, m *metrics, local *localLimiter)
 	opt.ReadTimeout, opt.WriteTimeout = cfg.OpTimeout, cfg.OpTimeout
 	opt.ContextTimeoutEnabled = true
 	c := redis.NewClient(opt)
-	r := &redisBackend{c: c, cfg: cfg, m: m, log: cfg.Logger, local: local, prefix: cfg.KeyPrefix, stop: make(chan struct{})}
+	r := &redisBackend{c: c, cfg: cfg, m: m, unavailable: m.unavailableCounter(backendRedis), log: cfg.Logger, local: local, prefix: cfg.KeyPrefix, stop: make(chan struct{})}
 	pctx, cancel := context.WithTimeout(ctx, cfg.OpTimeout)
 	defer cancel()
 	if err := c.Ping(pctx).Err(); err != nil {

@@ -84,7 +84,7 @@ return 1
 
 func (s *redisSnapshots) markDown(err error) {
 	was := s.r.down.Swap(true)
-	s.r.m.backendErrors.WithLabelValues("redis").Inc()
+	s.r.unavailable.Inc()
 	if !was {
 		s.r.log.Warn("store: Redis unreachable, queueing snapshot writes in memory", "err", err)
 	}

@@ -399,7 +399,7 @@ func TestMigrateConcurrently(t *testing.T) {
 	if runs != 1 || total != len(ms) {
 		t.Fatalf("migrations applied per node %v: want one node applying all %d", applied, len(ms))
 	}
-	rows, err := stores[0].Snapshots.(*snapshots).eng.(*pgBackend).pool.Query(context.Background(),
+	rows, err := stores[0].snaps.eng.(*pgBackend).pool.Query(context.Background(),
 		"SELECT version, name FROM schema_migrations ORDER BY version")
 	if err != nil {
 		t.Fatal(err)

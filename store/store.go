@@ -301,6 +301,7 @@ type Store struct {
 
 	info    Info
 	metrics *metrics
+	snaps   *snapshots // under Snapshots' timing
 	redis   *redisBackend
 	closers []func() error
 }
@@ -346,18 +347,21 @@ func Open(ctx context.Context, cfg Config) (_ *Store, err error) {
 			_ = s.Close()
 		}
 	}()
+	// Each part is timed under the backend that serves it (the bbolt,
+	// redis, postgres label values).
 	var snapEng snapshotEngine
+	var snapBackend, durableBackend string
 	needBolt := cfg.PostgresURL == ""
 	if cfg.PostgresURL != "" {
-		pg, n, err := openPostgres(ctx, cfg)
+		pg, n, err := openPostgres(ctx, cfg, s.metrics)
 		if err != nil {
 			return nil, err
 		}
 		s.closers = append(s.closers, pg.close)
 		s.info.MigrationsApplied = n
 		s.Settings, s.Entitlements, s.History, s.Playlists = pg, pgEntitlements{pg}, pg, pgPlaylists{pg}
-		s.info.Durable = "postgres"
-		snapEng, s.info.Snapshots = pg, "postgres"
+		s.info.Durable, durableBackend = "postgres", backendPostgres
+		snapEng, s.info.Snapshots, snapBackend = pg, "postgres", backendPostgres
 		s.Leases, s.info.Leases = pg, "postgres"
 	}
 	if needBolt {
@@ -367,9 +371,9 @@ func Open(ctx context.Context, cfg Config) (_ *Store, err error) {
 		}
 		s.closers = append(s.closers, b.close)
 		s.Settings, s.Entitlements, s.History, s.Playlists = b, boltEntitlements{b}, b, boltPlaylists{b}
-		s.info.Durable = "embedded"
+		s.info.Durable, durableBackend = "embedded", backendBolt
 		if snapEng == nil {
-			snapEng, s.info.Snapshots = b, "embedded"
+			snapEng, s.info.Snapshots, snapBackend = b, "embedded", backendBolt
 			s.Leases, s.info.Leases = b, "embedded"
 		}
 	}
@@ -383,12 +387,18 @@ func Open(ctx context.Context, cfg Config) (_ *Store, err error) {
 		}
 		s.closers = append(s.closers, r.close)
 		s.redis = r
-		snapEng, s.info.Snapshots = r.snaps, "redis"
+		snapEng, s.info.Snapshots, snapBackend = r.snaps, "redis", backendRedis
 		s.Leases, s.info.Leases = r, "redis"
-		s.RateLimiter, s.info.RateLimiter = r, "redis"
-		l2, s.info.TrackCacheL2 = r, "redis"
+		s.RateLimiter, s.info.RateLimiter = newTimedLimiter(r, s.metrics, backendRedis), "redis"
+		l2, s.info.TrackCacheL2 = newTimedTier(r, s.metrics, backendRedis), "redis"
 	}
-	s.Snapshots = &snapshots{eng: snapEng, cfg: cfg}
+	s.snaps = &snapshots{eng: snapEng, cfg: cfg}
+	s.Snapshots = newTimedSnapshots(s.snaps, s.metrics, snapBackend)
+	s.Leases = newTimedLeases(s.Leases, s.metrics, snapBackend) // leases live beside the snapshots
+	s.Settings = newTimedSettings(s.Settings, s.metrics, durableBackend)
+	s.Entitlements = newTimedEntitlements(s.Entitlements, s.metrics, durableBackend)
+	s.History = newTimedHistory(s.History, s.metrics, durableBackend)
+	s.Playlists = newTimedPlaylists(s.Playlists, s.metrics, durableBackend)
 	s.TrackCache = newTrackCache(cfg, l2, s.metrics)
 	return s, nil
 }

@@ -7,18 +7,24 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/quaverbot/quaver/bot"
 	"github.com/quaverbot/quaver/bot/sandbox"
@@ -97,6 +103,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if o.play != "" && !o.sandbox {
 		return errors.New("--play needs --sandbox")
 	}
+	if err := checkStoreURLs(o.redisURL, o.postgresURL); err != nil {
+		return err
+	}
+	memoryLimitFromCgroup("/", os.Getenv, debug.SetMemoryLimit, slog.Default())
+	// go-redis prints each failed dial itself; the store and openStore log
+	// what matters, so its lines go to the debug level, structured.
+	redis.SetLogger(redisLogger{})
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	ready := newReadiness("starting: opening the store")
@@ -130,8 +143,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err := os.MkdirAll(o.dataDir, 0o755); err != nil {
 			return err
 		}
-		st, err = store.Open(ctx, store.Config{Path: filepath.Join(o.dataDir, "quaver.db"), RedisURL: o.redisURL,
-			PostgresURL: o.postgresURL, Registerer: reg})
+		st, err = openStore(ctx, store.Config{Path: filepath.Join(o.dataDir, "quaver.db"), RedisURL: o.redisURL,
+			PostgresURL: o.postgresURL, Registerer: reg}, ready, defaultStoreBackoff)
+		if ctx.Err() != nil {
+			// Ctrl-C or SIGTERM while waiting for the store: a requested stop.
+			if st != nil {
+				_ = st.Close()
+			}
+			fmt.Fprintln(stdout, "stopped while waiting for the store")
+			return nil
+		}
 		if err != nil {
 			return err
 		}
@@ -139,6 +160,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 
 	if o.sandbox {
+		ready.set("starting: starting the sandbox")
 		// Without --data-dir the sandbox keeps its store in a temporary folder.
 		ro := sandbox.RunOptions{Input: o.play, HeardPath: o.heard,
 			Options: sandbox.Options{Store: st, Pacer: pc, Log: stdout, Logger: slog.Default(), MediaDir: o.mediaDir,
@@ -165,6 +187,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		token = os.Getenv("DISCORD_TOKEN")
 	}
 	token = strings.TrimPrefix(strings.TrimSpace(token), "Bot ")
+	ready.set("starting: preparing the bot")
 	cfg := bot.DefaultConfig()
 	cfg.Token = token
 	cfg.Shards, cfg.FirstShard, cfg.LastShard = o.shards, first, last
@@ -268,4 +291,140 @@ func serveMetrics(addr string, reg *prometheus.Registry, ready http.Handler) (bo
 		_ = srv.Shutdown(ctx)
 		<-done
 	}, nil
+}
+
+// checkStoreURLs rejects a --redis-url or --postgres-url that cannot be
+// parsed: a configuration error no retry would fix.
+func checkStoreURLs(redisURL, postgresURL string) error {
+	if redisURL != "" {
+		if _, err := redis.ParseURL(redisURL); err != nil {
+			return fmt.Errorf("--redis-url: %s", redactSecrets(err.Error(), redisURL))
+		}
+	}
+	if postgresURL != "" {
+		if _, err := pgxpool.ParseConfig(postgresURL); err != nil {
+			return fmt.Errorf("--postgres-url: %s", redactSecrets(err.Error(), postgresURL))
+		}
+	}
+	return nil
+}
+
+// storeBackoff is how long openStore waits between attempts: first, doubling
+// up to max, each wait drawn at random from its upper half (jitter, so that
+// restarted pods do not retry in step).
+type storeBackoff struct{ first, max time.Duration }
+
+var defaultStoreBackoff = storeBackoff{first: 500 * time.Millisecond, max: 30 * time.Second}
+
+// delay is the wait after the attempt-th failure (1-based).
+func (b storeBackoff) delay(attempt int) time.Duration {
+	d := b.first
+	for i := 1; i < attempt && d < b.max; i++ {
+		d *= 2
+	}
+	d = min(d, b.max)
+	return d/2 + rand.N(d/2+1)
+}
+
+// openStore opens the store, retrying while Redis or PostgreSQL is
+// unreachable or refuses the connection (a server starting later, a
+// database user created later), with ready saying why it waits. Other
+// errors (the embedded store's file, a malformed option) return at once, as
+// does the end of ctx (with ctx's error).
+func openStore(ctx context.Context, cfg store.Config, ready *readiness, backoff storeBackoff) (*store.Store, error) {
+	start := time.Now()
+	for attempt := 1; ; attempt++ {
+		st, err := store.Open(ctx, cfg)
+		if err == nil {
+			if attempt > 1 {
+				slog.Info("store: open", "attempts", attempt, "waited", time.Since(start).Round(time.Millisecond))
+			}
+			return st, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		backend, why, retry := storeFailure(err)
+		if !retry {
+			return nil, errors.New(redactSecrets(err.Error(), cfg.RedisURL, cfg.PostgresURL))
+		}
+		ready.set("starting: waiting for the store (" + backend + " " + why + ")")
+		wait := backoff.delay(attempt)
+		slog.Warn("store: cannot open; retrying", "backend", backend, "attempt", attempt,
+			"retry_in", wait.Round(time.Millisecond), "err", redactSecrets(err.Error(), cfg.RedisURL, cfg.PostgresURL))
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// storeFailure says whether store.Open's err is worth retrying, and names
+// the server (redis, postgres) and what went wrong for /readyz.
+func storeFailure(err error) (backend, why string, retry bool) {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && !errors.Is(err, store.ErrUnavailable) {
+		// The server answered but refused: authentication, a missing
+		// database, a failed migration.
+		return "postgres", "refused: SQLSTATE " + pe.Code, true
+	}
+	if !errors.Is(err, store.ErrUnavailable) {
+		return "", "", false
+	}
+	// store wraps transport errors as "<ErrUnavailable>: <backend>: <cause>".
+	rest, _ := strings.CutPrefix(err.Error(), store.ErrUnavailable.Error()+": ")
+	backend, _, found := strings.Cut(rest, ":")
+	if !found || strings.ContainsAny(backend, " \t") {
+		backend = "a server"
+	}
+	return backend, "unreachable", true
+}
+
+// redactSecrets replaces the password of each URL in urls, wherever it
+// appears in msg, with "xxxxx".
+func redactSecrets(msg string, urls ...string) string {
+	for _, raw := range urls {
+		for _, pw := range urlPasswords(raw) {
+			if pw != "" {
+				msg = strings.ReplaceAll(msg, pw, "xxxxx")
+			}
+		}
+	}
+	return msg
+}
+
+// urlPasswords returns the password in raw's user info, as written and
+// decoded, also when raw does not parse as a URL.
+func urlPasswords(raw string) []string {
+	_, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return nil
+	}
+	at := strings.LastIndex(rest, "@")
+	if at < 0 {
+		return nil
+	}
+	_, pw, ok := strings.Cut(rest[:at], ":")
+	if !ok {
+		return nil
+	}
+	out := []string{pw}
+	if dec, err := url.PathUnescape(pw); err == nil && dec != pw {
+		out = append(out, dec)
+	}
+	if esc := url.QueryEscape(pw); esc != pw {
+		out = append(out, esc)
+	}
+	return out
+}
+
+// redisLogger hands go-redis's own log lines to slog at the debug level.
+type redisLogger struct{}
+
+// Printf logs one go-redis line.
+func (redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	slog.DebugContext(ctx, fmt.Sprintf(format, v...), "component", "go-redis")
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -16,11 +18,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"go.uber.org/goleak"
 
 	"github.com/quaverbot/quaver/audio/audiotest"
 	"github.com/quaverbot/quaver/audio/synth"
+	"github.com/quaverbot/quaver/internal/tcpcut"
 	"github.com/quaverbot/quaver/internal/testenv"
+	"github.com/quaverbot/quaver/store"
 )
 
 // TestServeSandboxPlay runs `quaver serve --sandbox --play FILE`: it must
@@ -59,6 +64,10 @@ func TestServeUsageErrors(t *testing.T) {
 		{[]string{"serve", "--shard-range", "a-b"}, "FIRST-LAST"},
 		{[]string{"serve", "--sandbox", "--play", "/nonexistent/x.wav"}, "not a file"},
 		{[]string{"serve", "--sandbox", "--metrics-addr", "127.0.0.1:notaport"}, "--metrics-addr"},
+		{[]string{"serve", "--sandbox", "--redis-url", "http://localhost:6379"}, "--redis-url"},
+		{[]string{"serve", "--sandbox", "--redis-url", "redis://localhost:6379/notadb"}, "--redis-url"},
+		{[]string{"serve", "--sandbox", "--postgres-url", "postgres://u:pw@localhost:notaport/db"}, "--postgres-url"},
+		{[]string{"serve", "--sandbox", "--redis-url", "redis://:s3cret@localhost:notaport/0"}, "redis://:xxxxx@localhost:notaport/0"},
 	} {
 		code, _, errOut := runCmd(tc.args...)
 		if code == 0 || !strings.Contains(errOut, tc.want) {
@@ -94,6 +103,7 @@ type serveRun struct {
 	cancel context.CancelFunc
 	done   chan int // the exit code, once run returns
 	out    *watchWriter
+	log    *watchWriter // stderr: the slog lines
 }
 
 // startServe runs `quaver serve args... --metrics-addr 127.0.0.1:0` and
@@ -104,6 +114,7 @@ func startServe(t *testing.T, args ...string) *serveRun {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &serveRun{cancel: cancel, done: make(chan int, 1), out: newWatchWriter("metrics on http://")}
 	errOut := &watchWriter{}
+	r.log = errOut
 	go func() {
 		r.done <- run(ctx, append(append([]string{"serve"}, args...), "--metrics-addr", "127.0.0.1:0"), r.out, errOut)
 	}()
@@ -352,5 +363,175 @@ func TestServeSandboxPlayURL(t *testing.T) {
 	}
 	if st, err := os.Stat(heard); err != nil || st.Size() < 1000 {
 		t.Errorf("heard file: %v", err)
+	}
+}
+
+// cutProxy starts a tcpcut proxy to target, cut off from the start.
+func cutProxy(t *testing.T, target string) *tcpcut.Proxy {
+	t.Helper()
+	p, err := tcpcut.Start(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Cut()
+	return p
+}
+
+// waitExit waits for the run to return and gives its exit code.
+func (r *serveRun) waitExit(t *testing.T, what string) int {
+	t.Helper()
+	select {
+	case code := <-r.done:
+		r.done <- code
+		return code
+	case <-time.After(15 * time.Second):
+		t.Fatalf("serve did not exit within 15 s of %s:\n%s", what, r.log)
+		return 0
+	}
+}
+
+// TestServeWaitsForRedis starts serve while its Redis is cut off: it must
+// stay up, live and not ready, saying why on /readyz and in a warning per
+// attempt, and become ready without a restart once Redis is back.
+func TestServeWaitsForRedis(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	u, err := url.Parse(testenv.RedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := cutProxy(t, u.Host)
+	defer p.Close()
+	u.Host = p.Addr()
+	dir := t.TempDir()
+	r := startServe(t, "--sandbox", "--data-dir", dir, "--heard", filepath.Join(dir, "h.ogg"), "--redis-url", u.String())
+	const want = "starting: waiting for the store (redis unreachable)\n"
+	r.until(t, "/readyz said it waits for Redis", func() bool {
+		code, body := r.get(t, "/readyz")
+		if code != http.StatusServiceUnavailable {
+			t.Fatalf("GET /readyz with Redis cut off: %d %q, want 503", code, body)
+		}
+		return body == want
+	})
+	if code, body := r.get(t, "/healthz"); code != http.StatusOK || body != "ok\n" {
+		t.Errorf("GET /healthz while waiting for Redis: %d %q, want 200", code, body)
+	}
+	r.until(t, "a warning was logged for the failed attempt", func() bool {
+		return strings.Contains(r.log.String(), `level=WARN msg="store: cannot open; retrying" backend=redis attempt=1 `)
+	})
+	p.Restore()
+	r.until(t, "ready once Redis was reachable", func() bool {
+		code, body := r.get(t, "/readyz")
+		return code == http.StatusOK && body == "ready\n"
+	})
+	// Stop once the bot is connected, not while it connects.
+	r.until(t, "the bot connected", func() bool {
+		return strings.Contains(r.out.String(), "[sandbox] bot connected")
+	})
+	r.cancel()
+	if code := r.waitExit(t, "Ctrl-C"); code != 0 {
+		t.Errorf("exit %d after Ctrl-C, want 0:\n%s", code, r.log)
+	}
+}
+
+// TestServeStopWhileWaitingForStore: Ctrl-C while the store's server is
+// unreachable stops serve at once with status 0, and no log line holds the
+// password of the store's URL.
+func TestServeStopWhileWaitingForStore(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	const secret = "s3cret-pw"
+	for _, tc := range []struct {
+		flag, url, reason string
+	}{
+		{"--redis-url", "redis://:" + secret + "@%s/0", "starting: waiting for the store (redis unreachable)\n"},
+		{"--postgres-url", "postgres://quaver:" + secret + "@%s/quaver?sslmode=disable", "starting: waiting for the store (postgres unreachable)\n"},
+	} {
+		t.Run(tc.flag, func(t *testing.T) {
+			p := cutProxy(t, "127.0.0.1:1")
+			defer p.Close()
+			dir := t.TempDir()
+			r := startServe(t, "--sandbox", "--data-dir", dir, "--heard", filepath.Join(dir, "h.ogg"),
+				tc.flag, fmt.Sprintf(tc.url, p.Addr()))
+			r.until(t, "/readyz said it waits for the store", func() bool {
+				_, body := r.get(t, "/readyz")
+				return body == tc.reason
+			})
+			r.until(t, "a warning was logged", func() bool {
+				return strings.Contains(r.log.String(), `msg="store: cannot open; retrying"`)
+			})
+			r.cancel()
+			if code := r.waitExit(t, "Ctrl-C"); code != 0 {
+				t.Errorf("exit %d after Ctrl-C while waiting for the store, want 0:\n%s", code, r.log)
+			}
+			if !strings.Contains(r.out.String(), "stopped while waiting for the store") {
+				t.Errorf("stdout does not say it stopped while waiting:\n%s", r.out)
+			}
+			if strings.Contains(r.log.String(), secret) {
+				t.Errorf("the log shows the URL's password:\n%s", r.log)
+			}
+		})
+	}
+}
+
+func TestStoreBackoff(t *testing.T) {
+	b := defaultStoreBackoff
+	for _, tc := range []struct {
+		attempt int
+		max     time.Duration
+	}{
+		{1, 500 * time.Millisecond},
+		{2, time.Second},
+		{3, 2 * time.Second},
+		{6, 16 * time.Second},
+		{7, 30 * time.Second},
+		{50, 30 * time.Second},
+		{1000, 30 * time.Second},
+	} {
+		seen := map[time.Duration]bool{}
+		for range 20 {
+			d := b.delay(tc.attempt)
+			if d < tc.max/2 || d > tc.max {
+				t.Errorf("delay after attempt %d = %v, want within [%v, %v]", tc.attempt, d, tc.max/2, tc.max)
+			}
+			seen[d] = true
+		}
+		if len(seen) < 2 {
+			t.Errorf("delay after attempt %d is always %v: no jitter", tc.attempt, seen)
+		}
+	}
+}
+
+func TestStoreFailure(t *testing.T) {
+	for _, tc := range []struct {
+		err          error
+		backend, why string
+		retry        bool
+	}{
+		{fmt.Errorf("%w: redis: dial tcp 127.0.0.1:6379: connect: connection refused", store.ErrUnavailable), "redis", "unreachable", true},
+		{fmt.Errorf("%w: postgres: migrate: failed to connect", store.ErrUnavailable), "postgres", "unreachable", true},
+		{fmt.Errorf("store: postgres: %w", &pgconn.PgError{Code: "28P01", Message: "password authentication failed"}), "postgres", "refused: SQLSTATE 28P01", true},
+		{errors.New("store: embedded: open /data/quaver.db: permission denied"), "", "", false},
+		{errors.New("store: redis url: invalid URL scheme: http"), "", "", false},
+	} {
+		backend, why, retry := storeFailure(tc.err)
+		if backend != tc.backend || why != tc.why || retry != tc.retry {
+			t.Errorf("storeFailure(%q) = %q, %q, %v; want %q, %q, %v", tc.err, backend, why, retry, tc.backend, tc.why, tc.retry)
+		}
+	}
+}
+
+func TestRedactSecrets(t *testing.T) {
+	for _, tc := range []struct {
+		msg  string
+		urls []string
+		want string
+	}{
+		{"dial redis://:hunter22@h/0 failed", []string{"redis://:hunter22@h/0"}, "dial redis://:xxxxx@h/0 failed"},
+		{"auth p%40ss failed for p@ss", []string{"", "postgres://u:p%40ss@h/db"}, "auth xxxxx failed for xxxxx"},
+		{"no secret here", []string{"redis://h/0", "postgres://u@h/db"}, "no secret here"},
+		{`parse "redis://:pw@h:x/0": invalid port`, []string{"redis://:pw@h:x/0"}, `parse "redis://:xxxxx@h:x/0": invalid port`},
+	} {
+		if got := redactSecrets(tc.msg, tc.urls...); got != tc.want {
+			t.Errorf("redactSecrets(%q, %q) = %q, want %q", tc.msg, tc.urls, got, tc.want)
+		}
 	}
 }

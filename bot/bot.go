@@ -23,6 +23,7 @@ import (
 
 	"github.com/bwmarrin/discordgo"
 	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/quaverbot/quaver/audio"
 	"github.com/quaverbot/quaver/player"
@@ -86,6 +87,11 @@ type Config struct {
 	OnEvent func(player.Event)
 	// Logger receives logs (nil: slog.Default()).
 	Logger *slog.Logger
+	// Registerer receives the bot's metrics (nil: not exported): shard
+	// connections, guilds, players, voice connections and commands. New
+	// registers them and Close unregisters them, so a restarted bot can use
+	// the same registry.
+	Registerer prometheus.Registerer
 }
 
 // DefaultConfig returns the production settings: all shards from GET
@@ -106,6 +112,7 @@ type Bot struct {
 	cfg      Config
 	log      *slog.Logger
 	resolver *resolve.Resolver
+	met      *metrics
 
 	mu       sync.Mutex
 	sessions map[int]*discordgo.Session
@@ -157,8 +164,7 @@ func New(cfg Config) (*Bot, error) {
 	if r == nil {
 		r = resolve.New(resolve.Config{MediaDir: cfg.MediaDir, Logger: cfg.Logger})
 	}
-	ctx, stop := context.WithCancel(context.Background())
-	return &Bot{
+	b := &Bot{
 		cfg: cfg, log: cfg.Logger, resolver: r,
 		sessions: map[int]*discordgo.Session{},
 		players:  map[string]*player.Player{},
@@ -166,8 +172,15 @@ func New(cfg Config) (*Bot, error) {
 		restore:  map[string]store.PlayerSnapshot{},
 		searches: map[string][]store.Track{},
 		ready:    make(chan struct{}),
-		ctx:      ctx, stop: stop,
-	}, nil
+	}
+	b.met = newMetrics(b)
+	if cfg.Registerer != nil {
+		if err := b.met.register(cfg.Registerer); err != nil {
+			return nil, fmt.Errorf("bot: registering metrics: %w", err)
+		}
+	}
+	b.ctx, b.stop = context.WithCancel(context.Background())
+	return b, nil
 }
 
 // Start opens the gateway sessions of this process's shards, registers the
@@ -209,6 +222,7 @@ func (b *Bot) Start(ctx context.Context) error {
 			return err
 		}
 		s.AddHandlerOnce(func(s *discordgo.Session, r *discordgo.Ready) { readies <- r.User.ID })
+		b.watchShard(s, id)
 		b.mu.Lock()
 		b.sessions[id] = s
 		b.mu.Unlock()
@@ -425,6 +439,9 @@ func (b *Bot) Close() error {
 		return nil
 	}
 	b.closed = true
+	if b.cfg.Registerer != nil {
+		defer b.met.unregister(b.cfg.Registerer)
+	}
 	players := make([]*player.Player, 0, len(b.players))
 	for _, p := range b.players {
 		players = append(players, p)

@@ -125,7 +125,7 @@ func queuePage(st player.Status, page int) (*discordgo.MessageEmbed, []discordgo
 // parsePosition reads a seek position: seconds ("90"), m:ss or h:mm:ss.
 func parsePosition(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
-	bad := fmt.Errorf("%q is not a position: write seconds (90), m:ss (1:30) or h:mm:ss", s)
+	bad := fmt.Errorf("%w: %q", errBadPosition, s)
 	if s == "" || len(s) > 12 {
 		return 0, bad
 	}

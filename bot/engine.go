@@ -83,7 +83,7 @@ func (b *Bot) probeDuration(ctx context.Context, t store.Track) (time.Duration, 
 		if ctx.Err() != nil {
 			return 0, nil
 		}
-		return 0, fmt.Errorf("%s can't be played (%w); use an MP3, FLAC, WAV, Ogg or WebM file", t.Title, err)
+		return 0, fmt.Errorf("%w: %q: %w", errUnplayable, t.Title, err)
 	}
 	defer p.Close()
 	if ms := p.Info().DurationMS; ms != nil && *ms > 0 {

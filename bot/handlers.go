@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/bwmarrin/discordgo"
 
@@ -30,6 +28,8 @@ type call struct {
 	perms   int64
 	roles   []string
 	opts    map[string]*discordgo.ApplicationCommandInteractionDataOption
+	// outcome is how the command ended, for quaver_commands_total ("": ok).
+	outcome string
 }
 
 func (c *call) str(name string) string {
@@ -82,12 +82,37 @@ func (c *call) respond(e *discordgo.MessageEmbed, comps []discordgo.MessageCompo
 			Flags: flags, AllowedMentions: noMentions},
 	})
 	if err != nil {
+		c.outcome = outcomeError
 		c.b.log.Warn("interaction reply failed", "err", err)
 	}
 }
 
-// fail answers with an ephemeral error that says what to do.
-func (c *call) fail(msg string) { c.respond(errorEmbed(msg), nil, true) }
+// fail answers with an ephemeral error that says what to do: the user's
+// mistake, or something they must change.
+func (c *call) fail(msg string) {
+	c.outcome = outcomeUserError
+	c.respond(errorEmbed(msg), nil, true)
+}
+
+// failAs answers like fail and records outcome (a store outage is not the
+// user's mistake).
+func (c *call) failAs(msg, outcome string) {
+	c.outcome = outcome
+	c.respond(errorEmbed(msg), nil, true)
+}
+
+// failErr answers err the way userMessage explains it.
+func (c *call) failErr(err error) {
+	msg, outcome := c.b.userMessage(c.guildID, err)
+	c.failAs(msg, outcome)
+}
+
+// editErr fills a deferred response with err the way userMessage explains it.
+func (c *call) editErr(err error) {
+	msg, outcome := c.b.userMessage(c.guildID, err)
+	c.outcome = outcome
+	c.edit(errorEmbed(msg))
+}
 
 // update replaces the message a button was clicked on.
 func (c *call) update(e *discordgo.MessageEmbed, comps []discordgo.MessageComponent) {
@@ -100,6 +125,7 @@ func (c *call) update(e *discordgo.MessageEmbed, comps []discordgo.MessageCompon
 			AllowedMentions: noMentions},
 	})
 	if err != nil {
+		c.outcome = outcomeError
 		c.b.log.Warn("interaction update failed", "err", err)
 	}
 }
@@ -108,6 +134,7 @@ func (c *call) update(e *discordgo.MessageEmbed, comps []discordgo.MessageCompon
 func (c *call) edit(e *discordgo.MessageEmbed) {
 	embeds := []*discordgo.MessageEmbed{e}
 	if _, err := c.s.InteractionResponseEdit(c.i, &discordgo.WebhookEdit{Embeds: &embeds, AllowedMentions: noMentions}); err != nil {
+		c.outcome = outcomeError
 		c.b.log.Warn("interaction edit failed", "err", err)
 	}
 }
@@ -178,7 +205,7 @@ func (b *Bot) allowed(c *call) bool {
 		return true // a broken limiter must not lock everyone out
 	}
 	if !d.Allowed {
-		c.fail(fmt.Sprintf("You're sending commands too fast. Try again in %.0f s.", math.Ceil(d.RetryAfter.Seconds())))
+		c.failAs(fmt.Sprintf("You're sending commands too fast. Try again in %.0f s.", math.Ceil(d.RetryAfter.Seconds())), outcomeRateLimited)
 		return false
 	}
 	return true
@@ -222,7 +249,24 @@ func (b *Bot) check(c *call, a access, set store.GuildSettings) (string, bool) {
 	return vc, true
 }
 
+// command runs a slash command and counts it by outcome.
 func (b *Bot) command(c *call, name string) {
+	panicked := true
+	defer func() {
+		outcome := c.outcome
+		switch {
+		case panicked:
+			outcome = outcomeError
+		case outcome == "":
+			outcome = outcomeOK
+		}
+		b.met.command(name, outcome)
+	}()
+	b.runCommand(c, name)
+	panicked = false
+}
+
+func (b *Bot) runCommand(c *call, name string) {
 	a, ok := commandAccess[name]
 	if !ok {
 		c.fail("I don't know that command any more; it may take a minute for Discord to update the list.")
@@ -246,7 +290,7 @@ func (b *Bot) command(c *call, name string) {
 	case "settings":
 		if setErr != nil {
 			// Showing (or saving over) the defaults would pass them off as the saved settings.
-			c.fail(settingsUnreadable(setErr))
+			c.failAs(settingsUnreadable(setErr), outcomeError)
 			return
 		}
 		b.changeSettings(c, set)
@@ -259,7 +303,7 @@ func (b *Bot) command(c *call, name string) {
 	}
 	e, comps, err := b.act(c, p, name, set)
 	if err != nil {
-		c.fail(userMessage(err))
+		c.failErr(err)
 		return
 	}
 	c.respond(e, comps, false)
@@ -363,38 +407,10 @@ func (b *Bot) settingsUnsaved(guildID string, err error) string {
 	return "Those settings could not be saved, so nothing changed: ask the bot's operator to check its logs."
 }
 
-// userMessage turns an error into a message that says what to do.
-func userMessage(err error) string {
-	switch {
-	case errors.Is(err, player.ErrNothingPlaying):
-		return "Nothing is playing: start something with `/play`."
-	case errors.Is(err, player.ErrNotConnected):
-		return "I'm not in a voice channel: use `/play` to bring me in."
-	case errors.Is(err, resolve.ErrQueryTooLong):
-		return fmt.Sprintf("That query is too long: keep it under %d characters.", resolve.DefaultMaxQueryLen)
-	case errors.Is(err, resolve.ErrNothingFound):
-		return "Nothing found for that search: try other words or paste a link."
-	case errors.Is(err, resolve.ErrSearchUnsupported):
-		return "Searching needs yt-dlp on the bot's machine: paste a direct link instead."
-	case errors.Is(err, store.ErrUnavailable):
-		// Never show connection details (hosts, users, databases) to users.
-		return dbUnavailable + ", so this was not saved: try again in a minute. Playback is not affected."
-	}
-	msg := err.Error()
-	if len(msg) > 1500 {
-		msg = msg[:1500] + "…"
-	}
-	msg = resolve.SafeTitle(msg, 1500)
-	if r, n := utf8.DecodeRuneInString(msg); n > 0 && r != utf8.RuneError {
-		msg = string(unicode.ToUpper(r)) + msg[n:]
-	}
-	return msg
-}
-
 func (b *Bot) play(c *call, vc string, set store.GuildSettings) {
 	query := c.str("query")
 	if _, err := resolve.Classify(query, resolve.DefaultMaxQueryLen); err != nil {
-		c.fail(userMessage(err))
+		c.failErr(err)
 		return
 	}
 	if !b.deferJoin(c, vc) {
@@ -404,7 +420,7 @@ func (b *Bot) play(c *call, vc string, set store.GuildSettings) {
 	tracks, err := b.resolver.Resolve(rctx, query)
 	cancel()
 	if err != nil {
-		c.edit(errorEmbed(userMessage(err)))
+		c.editErr(err)
 		return
 	}
 	b.enqueue(c, vc, set, tracks)
@@ -414,11 +430,12 @@ func (b *Bot) play(c *call, vc string, set store.GuildSettings) {
 // reply while the tracks are resolved and the bot joins. It says whether to go on.
 func (b *Bot) deferJoin(c *call, vc string) bool {
 	if err := b.canJoin(c.s, c.guildID, vc); err != nil {
-		c.fail(userMessage(err))
+		c.failErr(err)
 		return false
 	}
 	if err := c.s.InteractionRespond(c.i, &discordgo.InteractionResponse{
 		Type: discordgo.InteractionResponseDeferredChannelMessageWithSource}); err != nil {
+		c.outcome = outcomeError
 		b.log.Warn("deferring the reply failed", "err", err)
 		return false
 	}
@@ -432,7 +449,7 @@ func (b *Bot) enqueue(c *call, vc string, set store.GuildSettings, tracks []stor
 		if i < 10 && tracks[i].Duration == 0 {
 			d, err := b.probeDuration(c.ctx, tracks[i])
 			if err != nil && len(tracks) == 1 {
-				c.edit(errorEmbed(userMessage(err)))
+				c.editErr(err)
 				return
 			}
 			tracks[i].Duration = d
@@ -440,7 +457,7 @@ func (b *Bot) enqueue(c *call, vc string, set store.GuildSettings, tracks []stor
 	}
 	p, err := b.player(c.ctx, c.guildID)
 	if err != nil {
-		c.edit(errorEmbed(userMessage(err)))
+		c.editErr(err)
 		return
 	}
 	announce := c.i.ChannelID
@@ -450,7 +467,7 @@ func (b *Bot) enqueue(c *call, vc string, set store.GuildSettings, tracks []stor
 	p.SetTextChannel(announce)
 	pos, err := p.Play(c.ctx, vc, tracks...)
 	if err != nil {
-		c.edit(errorEmbed(userMessage(err)))
+		c.editErr(err)
 		return
 	}
 	title := "Playing"
@@ -492,13 +509,15 @@ func (b *Bot) search(c *call) {
 	if err := c.s.InteractionRespond(c.i, &discordgo.InteractionResponse{
 		Type: discordgo.InteractionResponseDeferredChannelMessageWithSource,
 		Data: &discordgo.InteractionResponseData{Flags: discordgo.MessageFlagsEphemeral}}); err != nil {
+		c.outcome = outcomeError
+		b.log.Warn("deferring the reply failed", "err", err)
 		return
 	}
 	rctx, cancel := context.WithTimeout(c.ctx, b.cfg.ResolveTimeout)
 	tracks, err := b.resolver.Search(rctx, c.str("query"), 5)
 	cancel()
 	if err != nil {
-		c.edit(errorEmbed(userMessage(err)))
+		c.editErr(err)
 		return
 	}
 	b.mu.Lock()
@@ -515,6 +534,7 @@ func (b *Bot) search(c *call) {
 	comps := []discordgo.MessageComponent{row}
 	if _, err := c.s.InteractionResponseEdit(c.i, &discordgo.WebhookEdit{Embeds: &embeds, Components: &comps,
 		AllowedMentions: noMentions}); err != nil {
+		c.outcome = outcomeError
 		b.log.Warn("search reply", "err", err)
 	}
 }
@@ -543,7 +563,7 @@ func (b *Bot) changeSettings(c *call, set store.GuildSettings) {
 	}
 	if changed {
 		if err := b.cfg.Store.Settings.Put(c.ctx, set); err != nil {
-			c.fail(b.settingsUnsaved(c.guildID, err))
+			c.failAs(b.settingsUnsaved(c.guildID, err), outcomeError)
 			return
 		}
 	}
@@ -637,10 +657,10 @@ func (b *Bot) component(c *call, id string) {
 		case "shuffle":
 			err = p.Shuffle()
 		default:
-			err = errors.New("that button is from an older version of the bot; run `/nowplaying` again")
+			err = errOldButton
 		}
 		if err != nil {
-			c.fail(userMessage(err))
+			c.failErr(err)
 			return
 		}
 		e, comps := nowPlaying(p.Status())
@@ -660,7 +680,8 @@ func (b *Bot) onPlayerEvent(ev player.Event) {
 	case player.EventTrackStart:
 		e = infoEmbed("Now playing", trackLine(ev.Track))
 	case player.EventTrackFailed:
-		e = errorEmbed(fmt.Sprintf("Couldn't play %s, skipping it: %s", trackLine(ev.Track), userMessage(ev.Err)))
+		msg, _ := b.userMessage(ev.GuildID, ev.Err)
+		e = errorEmbed(fmt.Sprintf("Couldn't play %s, skipping it: %s", trackLine(ev.Track), msg))
 	case player.EventQueueEnd:
 		e = infoEmbed("Queue finished", "Add more with `/play`.")
 	case player.EventAutoLeave:
@@ -670,11 +691,9 @@ func (b *Bot) onPlayerEvent(ev player.Event) {
 		}
 		e = infoEmbed("Left the voice channel", "I left because "+why+".")
 	case player.EventDisconnected:
-		msg := "I was disconnected from voice."
-		if ev.Err != nil {
-			msg += " (" + userMessage(ev.Err) + ")"
-		}
-		e = errorEmbed(msg + " Use `/play` to bring me back.")
+		// Why is for the log: voice close codes and servers mean nothing to users.
+		b.log.Warn("disconnected from voice", "guild", ev.GuildID, "err", ev.Err)
+		e = errorEmbed("I was disconnected from voice. Use `/play` to bring me back.")
 	case player.EventStopped:
 		e = errorEmbed("Playback stopped: too many tracks failed in a row. Check the links and try again.")
 	default:

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bwmarrin/discordgo"
@@ -25,6 +26,10 @@ var (
 	errChannelFull  = errors.New("that voice channel is full: raise its user limit or give the bot Move Members")
 	errNoChannel    = errors.New("that voice channel no longer exists")
 	errJoinTimeout  = errors.New("discord did not let the bot into the voice channel in time; try again in a moment")
+	errNoPermsInfo  = errors.New("the bot can't work out its permissions in that channel yet; try again in a moment")
+	// errVoiceRequest and errVoiceConnect wrap the cause (logged, not shown).
+	errVoiceRequest = errors.New("the bot could not ask Discord to join the voice channel; try again in a moment")
+	errVoiceConnect = errors.New("the bot could not connect to the voice server; try again in a moment")
 )
 
 // guildVoice is the bot's voice presence in one guild: the credentials from
@@ -40,6 +45,9 @@ type guildVoice struct {
 	readyDone bool
 	conn      *voice.Conn
 	dave      *dave.Session // nil with Config.NoDAVE
+	// state is the connection's state for quaver_voice_connections
+	// (voiceConnecting until the connection reports otherwise).
+	state atomic.Int32
 }
 
 func (g *guildVoice) checkReadyLocked() {
@@ -83,7 +91,7 @@ func (vj *voiceJoiner) Join(ctx context.Context, guildID, channelID string) (pla
 	}
 	if err := s.ChannelVoiceJoinManual(guildID, channelID, false, true); err != nil {
 		b.dropVoice(guildID, gv)
-		return nil, fmt.Errorf("could not ask Discord to join the voice channel: %w", err)
+		return nil, fmt.Errorf("%w: %w", errVoiceRequest, err)
 	}
 	wait, cancel := context.WithTimeout(ctx, b.cfg.VoiceJoinTimeout)
 	defer cancel()
@@ -110,13 +118,20 @@ func (vj *voiceJoiner) Join(ctx context.Context, guildID, channelID string) (pla
 		vc.Encryptor, vc.DAVE = gv.dave, gv.dave
 		vc.OnEvent = b.daveOnReconnect(guildID, gv.dave)
 	}
+	daveHook := vc.OnEvent
+	vc.OnEvent = func(ev voice.Event) {
+		gv.state.Store(voiceStateOf(ev.State))
+		if daveHook != nil {
+			daveHook(ev)
+		}
+	}
 	sess := gv.dave
 	gv.mu.Unlock()
 	c := voice.New(vc)
 	if err := c.Connect(ctx); err != nil {
 		b.dropVoice(guildID, gv)
 		_ = s.ChannelVoiceJoinManual(guildID, "", false, true)
-		return nil, fmt.Errorf("could not connect to the voice server: %w", err)
+		return nil, fmt.Errorf("%w: %w", errVoiceConnect, err)
 	}
 	if sess != nil {
 		// Send our key package right after Session Description, as Discord expects.
@@ -202,7 +217,7 @@ func (b *Bot) canJoin(s *discordgo.Session, guildID, channelID string) error {
 	}
 	perms, err := s.State.UserChannelPermissions(b.BotID(), channelID)
 	if err != nil {
-		return fmt.Errorf("the bot can't work out its permissions in that channel: %w", err)
+		return fmt.Errorf("%w: %w", errNoPermsInfo, err)
 	}
 	admin := perms&discordgo.PermissionAdministrator != 0
 	switch {

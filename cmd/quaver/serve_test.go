@@ -434,23 +434,39 @@ func TestServeWaitsForRedis(t *testing.T) {
 }
 
 // TestServeStopWhileWaitingForStore: Ctrl-C while the store's server is
-// unreachable stops serve at once with status 0, and no log line holds the
-// password of the store's URL.
+// unreachable, or refuses the connection, stops serve at once with status
+// 0, and no log line holds the password of the store's URL.
 func TestServeStopWhileWaitingForStore(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	const secret = "s3cret-pw"
 	for _, tc := range []struct {
-		flag, url, reason string
+		name, flag, url, reason string
 	}{
-		{"--redis-url", "redis://:" + secret + "@%s/0", "starting: waiting for the store (redis unreachable)\n"},
-		{"--postgres-url", "postgres://quaver:" + secret + "@%s/quaver?sslmode=disable", "starting: waiting for the store (postgres unreachable)\n"},
+		{"redis unreachable", "--redis-url", "redis://:" + secret + "@%s/0", "starting: waiting for the store (redis unreachable)\n"},
+		{"postgres unreachable", "--postgres-url", "postgres://quaver:" + secret + "@%s/quaver?sslmode=disable", "starting: waiting for the store (postgres unreachable)\n"},
+		// The test PostgreSQL, asked for a database it does not have.
+		{"postgres refuses", "--postgres-url", "", "starting: waiting for the store (postgres refused: SQLSTATE 3D000)\n"},
 	} {
-		t.Run(tc.flag, func(t *testing.T) {
-			p := cutProxy(t, "127.0.0.1:1")
+		t.Run(tc.name, func(t *testing.T) {
+			target := "127.0.0.1:1" // never dialled while the proxy is cut
+			var pg *url.URL
+			if tc.url == "" {
+				var err error
+				if pg, err = url.Parse(testenv.PostgresURL(t)); err != nil {
+					t.Fatal(err)
+				}
+				target = pg.Host
+			}
+			p := cutProxy(t, target)
 			defer p.Close()
+			storeURL := fmt.Sprintf(tc.url, p.Addr())
+			if pg != nil {
+				p.Restore()
+				pg.Host, pg.Path = p.Addr(), "/quaver_no_such_database"
+				storeURL = pg.String()
+			}
 			dir := t.TempDir()
-			r := startServe(t, "--sandbox", "--data-dir", dir, "--heard", filepath.Join(dir, "h.ogg"),
-				tc.flag, fmt.Sprintf(tc.url, p.Addr()))
+			r := startServe(t, "--sandbox", "--data-dir", dir, "--heard", filepath.Join(dir, "h.ogg"), tc.flag, storeURL)
 			r.until(t, "/readyz said it waits for the store", func() bool {
 				_, body := r.get(t, "/readyz")
 				return body == tc.reason

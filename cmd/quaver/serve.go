@@ -167,7 +167,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				// Prepare runs once the sandbox's store, local Discord and voice
 				// server are up, just before its bot connects: the last point
 				// package sandbox lets a caller see.
-				Prepare: func(*sandbox.Env) error { ready.set(""); return nil }}}
+				Prepare: func(*sandbox.Env) error { ready.set(""); return nil },
+				// The bot's operator metrics (gateway, players, commands) on
+				// the same registry as the pacer's and the store's.
+				Bot: func(c *bot.Config) { c.Registerer = reg }}}
 		err := sandbox.Run(ctx, ro)
 		ready.drain("shutting down: the sandbox has finished")
 		if ctx.Err() != nil {
@@ -195,6 +198,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cfg.MediaDir = o.mediaDir
 	cfg.Store = st
 	cfg.Pacer = pc
+	cfg.Registerer = reg
 	b, err := bot.New(cfg)
 	if err != nil {
 		return err

@@ -249,6 +249,12 @@ func TestServeHealth(t *testing.T) {
 	if code, _ := r.get(t, "/nothing"); code != http.StatusNotFound {
 		t.Errorf("GET /nothing: %d, want 404", code)
 	}
+	// Stop only once the sandbox bot has connected: discordgo's reconnect
+	// loop, started by a session closed while still connecting, outlives
+	// Close and would show up as a leaked goroutine.
+	r.until(t, "the bot connected", func() bool {
+		return strings.Contains(r.out.String(), "[sandbox] bot connected")
+	})
 	r.cancel()
 	select {
 	case code := <-r.done:

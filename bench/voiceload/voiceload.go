@@ -169,6 +169,9 @@ func (t *transcoder) run(stop <-chan struct{}, frames [][]byte) error {
 		case <-stop:
 			return nil
 		}
+		// Yield after each frame, as audio.Track's producer does, so a
+		// transcoder filling its ring never keeps the pacer's timer waiting.
+		runtime.Gosched()
 	}
 }
 

@@ -9,14 +9,3 @@ import "golang.org/x/sys/unix"
 func Set(nice int) error {
 	return unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), nice)
 }
-
-// Get returns the calling OS thread's nice value.
-func Get() (int, error) {
-	// getpriority(2) returns 20 - nice to keep the result positive; x/sys
-	// returns that raw value.
-	v, err := unix.Getpriority(unix.PRIO_PROCESS, unix.Gettid())
-	if err != nil {
-		return 0, err
-	}
-	return 20 - v, nil
-}

@@ -8,6 +8,3 @@ var errUnsupported = errors.New("threadprio: per-thread priority is only support
 
 // Set is unavailable: threads share the process's priority here.
 func Set(int) error { return errUnsupported }
-
-// Get is unavailable here.
-func Get() (int, error) { return 0, errUnsupported }

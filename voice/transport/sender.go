@@ -23,7 +23,6 @@ type Sender struct {
 	// state is closedBit plus the number of Writes in progress.
 	state     atomic.Uint64
 	closeOnce sync.Once
-	closeErr  error
 }
 
 const closedBit = 1 << 63
@@ -42,11 +41,13 @@ func (s *Sender) Write(b []byte) (int, error) {
 // release ends a Write; the last one out after Close closes the descriptor.
 func (s *Sender) release() {
 	if s.state.Add(^uint64(0)) == closedBit {
-		s.closeFD()
+		_ = s.closeFD()
 	}
 }
 
 // Close closes the socket once no Write is in progress; it never blocks.
+// It returns the close error when it closes the descriptor itself; when a
+// Write is in progress, that Write closes it on its way out.
 func (s *Sender) Close() error {
 	for {
 		old := s.state.Load()
@@ -55,13 +56,15 @@ func (s *Sender) Close() error {
 		}
 		if s.state.CompareAndSwap(old, old|closedBit) {
 			if old == 0 {
-				s.closeFD()
+				return s.closeFD()
 			}
 			return nil
 		}
 	}
 }
 
-func (s *Sender) closeFD() {
-	s.closeOnce.Do(func() { s.closeErr = closeFD(s.fd) })
+// closeFD closes the descriptor the first time it is called.
+func (s *Sender) closeFD() (err error) {
+	s.closeOnce.Do(func() { err = closeFD(s.fd) })
+	return err
 }

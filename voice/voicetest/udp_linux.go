@@ -33,8 +33,9 @@ type rxBatch struct {
 	bufs  [udpBatch][udpMaxPacket]byte
 }
 
-// reset restores the lengths the kernel overwrote in the previous call.
-func (b *rxBatch) reset() {
+// init points each message header at its buffer, address and control
+// space, once; the kernel never changes those pointers.
+func (b *rxBatch) init() {
 	for i := range b.hdrs {
 		h := &b.hdrs[i].Hdr
 		b.iovs[i].Base = &b.bufs[i][0]
@@ -42,8 +43,15 @@ func (b *rxBatch) reset() {
 		h.Iov = &b.iovs[i]
 		h.SetIovlen(1)
 		h.Name = (*byte)(unsafe.Pointer(&b.names[i]))
-		h.Namelen = unix.SizeofSockaddrAny
 		h.Control = &b.oob[i][0]
+	}
+}
+
+// reset restores the lengths the kernel overwrote in the previous call.
+func (b *rxBatch) reset() {
+	for i := range b.hdrs {
+		h := &b.hdrs[i].Hdr
+		h.Namelen = unix.SizeofSockaddrAny
 		h.SetControllen(rxOOB)
 		h.Flags = 0
 		b.hdrs[i].Len = 0
@@ -72,6 +80,7 @@ func (s *Server) udpLoop() {
 		return
 	}
 	b := new(rxBatch)
+	b.init()
 	var out [transport.DiscoveryLen]byte
 	var n int
 	var errno unix.Errno

@@ -17,7 +17,6 @@ import (
 	"github.com/quaverbot/quaver/bot/sandbox"
 	"github.com/quaverbot/quaver/discordtest"
 	"github.com/quaverbot/quaver/internal/pgtest"
-	"github.com/quaverbot/quaver/internal/tcpcut"
 	"github.com/quaverbot/quaver/store"
 )
 
@@ -32,21 +31,15 @@ func postgresBehindProxy(t *testing.T) (*store.Store, func(), []string) {
 // postgresStore is postgresBehindProxy that also returns a direct URL of
 // the database, for the test to change it under the store.
 func postgresStore(t *testing.T) (st *store.Store, direct string, cut func(), leaks []string) {
-	direct = pgtest.Database(t, "quaver_bot")
+	direct, proxied, px := pgtest.DatabaseBehindProxy(t, "quaver_bot")
 	u, err := url.Parse(direct)
 	if err != nil {
 		t.Fatal(err)
 	}
 	db := strings.TrimPrefix(u.Path, "/")
-	px, err := tcpcut.Start(u.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(px.Close)
-	u.Host = px.Addr()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	st, err = store.Open(ctx, store.Config{PostgresURL: u.String(), Path: filepath.Join(t.TempDir(), "unused.db"),
+	st, err = store.Open(ctx, store.Config{PostgresURL: proxied, Path: filepath.Join(t.TempDir(), "unused.db"),
 		OpTimeout: 2 * time.Second, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,7 +13,6 @@ import (
 	"github.com/quaverbot/quaver/bot/sandbox"
 	"github.com/quaverbot/quaver/discordtest"
 	"github.com/quaverbot/quaver/internal/pgtest"
-	"github.com/quaverbot/quaver/internal/tcpcut"
 	"github.com/quaverbot/quaver/store"
 	"github.com/quaverbot/quaver/voice/pacer"
 )
@@ -25,20 +23,10 @@ import (
 // temporary error, and once the proxy lets connections through again the
 // same command succeeds with nothing done by hand.
 func TestPostgresUnreachable(t *testing.T) {
-	dsn := pgtest.Database(t, "quaver_e2e")
+	_, dsn, px := pgtest.DatabaseBehindProxy(t, "quaver_e2e")
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	px, err := tcpcut.Start(u.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(px.Close)
-	u.Host = px.Addr()
-	st, err := store.Open(ctx, store.Config{PostgresURL: u.String(), Path: filepath.Join(t.TempDir(), "unused.db"),
+	st, err := store.Open(ctx, store.Config{PostgresURL: dsn, Path: filepath.Join(t.TempDir(), "unused.db"),
 		OpTimeout: 2 * time.Second, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)

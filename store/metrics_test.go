@@ -3,14 +3,12 @@ package store
 import (
 	"context"
 	"errors"
-	"net/url"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/quaverbot/quaver/internal/pgtest"
-	"github.com/quaverbot/quaver/internal/tcpcut"
 )
 
 // seriesKey is one series of quaver_store_operation_duration_seconds.
@@ -192,19 +190,9 @@ func TestTimingAllocatesNothing(t *testing.T) {
 // outages are under backend="redis"; once it is back, calls succeed again
 // and the count stays where it was.
 func TestPostgresOutageCounted(t *testing.T) {
-	dsn := pgtest.Database(t, "quaver_store_outage")
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	px, err := tcpcut.Start(u.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(px.Close)
-	u.Host = px.Addr()
+	_, dsn, px := pgtest.DatabaseBehindProxy(t, "quaver_store_outage")
 	reg := prometheus.NewRegistry()
-	s := mustOpen(t, Config{PostgresURL: u.String(), Registerer: reg, OpTimeout: 2 * time.Second})
+	s := mustOpen(t, Config{PostgresURL: dsn, Registerer: reg, OpTimeout: 2 * time.Second})
 	ctx := ctxT(t)
 	guild := gid(t, 1)
 	if err := s.Settings.Put(ctx, DefaultGuildSettings(guild)); err != nil {

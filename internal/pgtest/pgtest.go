@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/quaverbot/quaver/internal/tcpcut"
 	"github.com/quaverbot/quaver/internal/testenv"
 )
 
@@ -67,4 +68,23 @@ func run(ctx context.Context, admin, sql string) error {
 		err = cerr
 	}
 	return err
+}
+
+// DatabaseBehindProxy is Database reached through a tcpcut proxy, so a test
+// can take PostgreSQL away from whatever connects (Cut) and give it back
+// (Restore). It returns the database's direct URL, the URL through the
+// proxy, and the proxy, which is closed when the test ends.
+func DatabaseBehindProxy(t testing.TB, prefix string) (direct, proxied string, px *tcpcut.Proxy) {
+	t.Helper()
+	direct = Database(t, prefix)
+	u, err := url.Parse(direct)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	if px, err = tcpcut.Start(u.Host); err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	t.Cleanup(px.Close)
+	u.Host = px.Addr()
+	return direct, u.String(), px
 }

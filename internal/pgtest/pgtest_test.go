@@ -156,3 +156,40 @@ func TestDatabaseWithoutServer(t *testing.T) {
 		})
 	}
 }
+
+// Through the proxy the database is the same one the direct URL names; a
+// cut proxy makes it unreachable for new connections, Restore brings it back.
+func TestDatabaseBehindProxy(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	direct, proxied, px := DatabaseBehindProxy(t, "quaver_pgtest_px")
+	if dbName(t, direct) != dbName(t, proxied) || direct == proxied {
+		t.Fatalf("direct %q and proxied %q should name one database on two addresses", direct, proxied)
+	}
+	query := func() error {
+		conn, err := pgx.Connect(ctx, proxied)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(ctx)
+		var db string
+		if err := conn.QueryRow(ctx, "SELECT current_database()").Scan(&db); err != nil {
+			return err
+		}
+		if db != dbName(t, direct) {
+			t.Fatalf("connected to %q through the proxy, want %q", db, dbName(t, direct))
+		}
+		return nil
+	}
+	if err := query(); err != nil {
+		t.Fatal(err)
+	}
+	px.Cut()
+	if err := query(); err == nil {
+		t.Fatal("the database was reachable through a cut proxy")
+	}
+	px.Restore()
+	if err := query(); err != nil {
+		t.Fatalf("after Restore: %v", err)
+	}
+}
